@@ -1,0 +1,17 @@
+# Turns the policy TOML files into one C++ source holding them as string data, keyed by file name, so the
+# binary carries its default policy; the files in policies/ stay the single source of truth.
+set(body "// Generated from policies/*.toml by cmake/embed_policies.cmake. Do not edit.\n#include <span>\n#include <string_view>\n#include <utility>\nnamespace picklewall::detail {\nnamespace {\n")
+string(REPLACE "|" ";" INPUTS "${INPUTS}")
+set(entries "")
+set(count 0)
+foreach(input IN LISTS INPUTS)
+  file(READ ${input} text)
+  get_filename_component(name ${input} NAME)
+  string(APPEND body "constexpr char policy_${count}[] = R\"PWPOLICY(${text})PWPOLICY\";\n")
+  string(APPEND entries "    {\"${name}\", policy_${count}},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "constexpr std::pair<std::string_view, std::string_view> files[] = {\n${entries}};\n}  // namespace\n")
+string(APPEND body "std::span<const std::pair<std::string_view, std::string_view>> embedded_policy_files() { return files; }\n}  // namespace picklewall::detail\n")
+file(WRITE ${OUTPUT}.tmp "${body}")
+file(COPY_FILE ${OUTPUT}.tmp ${OUTPUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,52 @@
+// Policies say which globals a load may touch, and how (see policies/*.toml). Allowlist first: a global that no
+// rule names is suspicious at least.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "picklewall/finding.hpp"
+#include "picklewall/result.hpp"
+
+namespace picklewall {
+
+// How a load uses a global.
+enum class SymbolUse {
+  reference,  // imported and passed around (a class given to a constructor, a dtype name)
+  call,       // called: REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ
+  build,      // an object it made receives BUILD (__setstate__ or __dict__ update)
+  mutate,     // an object it made receives APPEND / SETITEM / ADDITEMS (calls its methods unless a plain container)
+  persistent_id,  // part of a persistent id handed to the loader's persistent_load
+};
+std::string_view to_string(SymbolUse use);
+
+struct SymbolJudgement {
+  Severity severity = Severity::suspicious;
+  std::string rule;    // "global.allowed", "global.dangerous", "global.unknown", ...
+  std::string reason;  // human explanation, from the policy file
+  std::string policy;  // which policy file decided
+};
+
+class Policy {
+ public:
+  // The built-in policy (policies/*.toml compiled into the library).
+  static Result<std::shared_ptr<Policy>> builtin();
+  // The built-in policy extended by user files, in order; later files win for the same symbol.
+  static Result<std::shared_ptr<Policy>> with_files(const std::vector<std::string>& paths);
+
+  // Judges `module.name` used as `use`. `name` may be dotted (an attribute walk under protocol >= 4).
+  SymbolJudgement judge(std::string_view module, std::string_view name, SymbolUse use) const;
+  // A stable fingerprint of the policy content, for caches keyed by policy version.
+  const std::string& fingerprint() const;
+  ~Policy();
+
+  struct Impl;
+  explicit Policy(std::unique_ptr<Impl> impl);
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace picklewall

@@ -1,0 +1,128 @@
+#include "analysis/analyzer.hpp"
+
+#include <map>
+
+#include "analysis/symbol_uses.hpp"
+#include "pickle/value_text.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+constexpr SymbolUse all_uses[] = {SymbolUse::call, SymbolUse::build, SymbolUse::mutate, SymbolUse::reference,
+                                  SymbolUse::persistent_id};
+
+std::string describe_use(SymbolUse use) {
+  switch (use) {
+    case SymbolUse::call: return "is called at load time";
+    case SymbolUse::build: return "receives BUILD (its __setstate__ runs) at load time";
+    case SymbolUse::mutate: return "has methods called by APPEND/SETITEM at load time";
+    case SymbolUse::persistent_id: return "is named in a persistent id";
+    case SymbolUse::reference: return "is imported at load time";
+  }
+  return "is used";
+}
+
+std::string pickle_member(const std::string& member, std::size_t index, std::size_t count) {
+  if (count <= 1) return member;
+  return (member.empty() ? std::string() : member + " ") + "[pickle " + std::to_string(index + 1) + "]";
+}
+
+}  // namespace
+
+void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
+                    std::vector<Finding>& findings) {
+  const ObjectGraph& graph = program.graph;
+  std::vector<GlobalUse> uses = collect_symbol_uses(program, member, findings);
+
+  // One finding per (rule, symbol): a payload repeated a thousand times is one thing to act on.
+  std::map<std::pair<std::string, std::string>, std::size_t> seen;
+  for (const GlobalUse& use : uses) {
+    const GlobalRef& ref = graph.global(graph.node(use.node).index);
+    SymbolJudgement worst{Severity::info, "global.allowed", {}, {}};
+    SymbolUse worst_use = SymbolUse::reference;
+    if (ref.module == "<computed at load time>") {
+      worst = {Severity::malicious, "global.computed",
+               "is an import whose module and name are computed at load time (STACK_GLOBAL on call results), "
+               "so it can be anything",
+               "builtin"};
+      worst_use = use.has(SymbolUse::call) ? SymbolUse::call : SymbolUse::reference;
+    } else {
+      for (SymbolUse candidate : all_uses) {
+        if (!use.has(candidate)) continue;
+        SymbolJudgement judgement = policy.judge(ref.module, ref.name, candidate);
+        if (judgement.severity > worst.severity) {
+          worst = std::move(judgement);
+          worst_use = candidate;
+        }
+      }
+    }
+    if (worst.severity == Severity::info) continue;
+    const std::string symbol = ref.module == "<computed at load time>" ? "<computed>" : ref.qualified();
+    auto key = std::make_pair(worst.rule, symbol);
+    if (auto it = seen.find(key); it != seen.end()) {
+      findings[it->second].message += " [repeated]";
+      continue;
+    }
+    std::string message = symbol + " " + describe_use(worst_use) + ": " + worst.reason + ".";
+    if (ref.original_module != ref.module || ref.original_name != ref.name)
+      message += " Written as " + ref.original_module + "." + ref.original_name + " (renamed by the unpickler).";
+    if (use.has_call) message += " Call: " + value_text(graph, use.first_call, 200);
+    seen[key] = findings.size();
+    findings.push_back(Finding{worst.rule, worst.severity, std::move(message), member,
+                               use.offset[static_cast<unsigned>(worst_use)], symbol});
+  }
+
+  if (program.failure) {
+    const PickleFailure& failure = *program.failure;
+    const bool limit = failure.code == ErrorCode::limit_exceeded;
+    findings.push_back(Finding{
+        limit ? "limit." + failure.limit : "pickle.malformed", Severity::suspicious,
+        (limit ? "analysis stopped at a limit: " : "the pickle cannot be read to its end: ") + failure.message +
+            ". Everything before offset " + std::to_string(failure.offset) +
+            " was analysed; a loader runs those opcodes before it fails, so the file cannot be called safe.",
+        member, failure.offset, {}});
+  }
+  if (program.stopped && program.leftover_items > 0) {
+    std::string first = program.leftover_values.empty() ? "" : value_text(graph, program.leftover_values.front(), 100);
+    findings.push_back(Finding{
+        "structure.extra-stack-items", Severity::suspicious,
+        std::to_string(program.leftover_items) + " object(s) left on the stack under the returned object at STOP "
+            "(first: " + first + "); real writers leave exactly one, injected payloads leave the rest",
+        member, program.end == 0 ? 0 : program.end - 1, {}});
+  }
+  if (program.memo_overwrites > 0) {
+    findings.push_back(Finding{
+        "structure.memo-overwrite", Severity::suspicious,
+        std::to_string(program.memo_overwrites) + " memo slot(s) written twice; real writers never reuse a memo "
+            "key, payloads do it to swap the object a later GET returns",
+        member, program.first_memo_overwrite_offset, {}});
+  }
+}
+
+void analyze_stream(const PickleStream& stream, const Policy& policy, const std::string& member,
+                    const StreamExpectations& expected, std::vector<Finding>& findings) {
+  const std::size_t count = stream.pickles.size();
+  for (std::size_t i = 0; i < count; ++i)
+    analyze_pickle(stream.pickles[i], policy, pickle_member(member, i, count), findings);
+  if (count > expected.pickles) {
+    findings.push_back(Finding{
+        "structure.extra-pickles", Severity::suspicious,
+        std::to_string(count) + " pickles in one stream where the format holds " + std::to_string(expected.pickles) +
+            "; a loader that reads on (legacy torch, numpy, joblib, a second pickle.load) runs the extra ones",
+        member, stream.pickles[expected.pickles].start, {}});
+  }
+  if (stream.pickle_limit_reached) {
+    findings.push_back(Finding{"limit.max_pickles_per_stream", Severity::suspicious,
+                               "more pickles in this stream than max_pickles_per_stream; the rest were not read",
+                               member, stream.trailing_offset, {}});
+  }
+  if (stream.trailing_bytes > 0 && !expected.trailing_data) {
+    findings.push_back(Finding{
+        "structure.trailing-bytes", Severity::suspicious,
+        std::to_string(stream.trailing_bytes) + " byte(s) after the final STOP that are not a pickle; real "
+            "writers end at STOP, and hidden data or a polyglot sits here",
+        member, stream.trailing_offset, {}});
+  }
+}
+
+}  // namespace picklewall::detail

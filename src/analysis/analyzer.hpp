@@ -1,0 +1,27 @@
+// Judges pickles: each global by its use under the policy, plus the structural rules that catch spliced
+// payloads and broken streams. A parse error never makes a file look cleaner: what was decoded before it is
+// judged like everything else, and the break itself is a finding.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "picklewall/finding.hpp"
+#include "picklewall/policy.hpp"
+#include "pickle/pickle_stream.hpp"
+
+namespace picklewall::detail {
+
+void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
+                    std::vector<Finding>& findings);
+
+struct StreamExpectations {
+  std::size_t pickles = 1;      // how many pickles the format holds (legacy torch: 5)
+  bool trailing_data = false;   // bytes after the last pickle are part of the format
+};
+
+void analyze_stream(const PickleStream& stream, const Policy& policy, const std::string& member,
+                    const StreamExpectations& expected, std::vector<Finding>& findings);
+
+}  // namespace picklewall::detail

@@ -1,0 +1,271 @@
+#include "picklewall/policy.hpp"
+
+#include <array>
+#include <fstream>
+#include <span>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <toml++/toml.h>
+
+#include "io/sha256.hpp"
+
+namespace picklewall {
+namespace detail {
+std::span<const std::pair<std::string_view, std::string_view>> embedded_policy_files();
+}
+
+namespace {
+
+constexpr std::uint8_t bit(SymbolUse use) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(use)); }
+
+struct Entry {
+  std::string reason;
+  std::string policy;
+  std::uint8_t effects = 0;  // allow / trust: permitted uses
+};
+
+std::vector<std::string_view> split_dots(std::string_view text) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto dot = text.find('.', start);
+    parts.push_back(text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+std::string join(const std::vector<std::string_view>& parts, std::size_t begin, std::size_t end) {
+  std::string out;
+  for (std::size_t i = begin; i < end; ++i) {
+    if (i > begin) out.push_back('.');
+    out.append(parts[i]);
+  }
+  return out;
+}
+
+bool is_dunder(std::string_view part) {
+  return part.size() > 4 && part.starts_with("__") && part.ends_with("__");
+}
+
+}  // namespace
+
+std::string_view to_string(SymbolUse use) {
+  switch (use) {
+    case SymbolUse::reference: return "reference";
+    case SymbolUse::call: return "call";
+    case SymbolUse::build: return "build";
+    case SymbolUse::mutate: return "mutate";
+    case SymbolUse::persistent_id: return "persistent_id";
+  }
+  return "reference";
+}
+
+struct Policy::Impl {
+  std::unordered_map<std::string, Entry> allow;
+  std::unordered_map<std::string, Entry> deny_symbols;
+  std::unordered_map<std::string, Entry> deny_modules;
+  std::unordered_map<std::string, Entry> trust_symbols;
+  std::unordered_map<std::string, Entry> trust_modules;
+  std::unordered_set<std::string> stdlib;
+  std::string fingerprint;
+  std::string all_text;  // every loaded file, for the fingerprint
+
+  Status load(std::string_view text, const std::string& source);
+  const Entry* find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const;
+  const Entry* find_trust(const std::vector<std::string_view>& parts) const;
+};
+
+namespace {
+
+Result<std::uint8_t> parse_effects(const toml::table& table, const std::string& where) {
+  const toml::array* effects = table["effects"].as_array();
+  if (effects == nullptr) return Error{ErrorCode::invalid_policy, where + ": `effects` must be an array of strings"};
+  std::uint8_t mask = 0;
+  for (const auto& item : *effects) {
+    auto name = item.value<std::string_view>();
+    if (!name) return Error{ErrorCode::invalid_policy, where + ": `effects` must hold strings"};
+    bool known = false;
+    for (SymbolUse use : {SymbolUse::reference, SymbolUse::call, SymbolUse::build, SymbolUse::mutate,
+                          SymbolUse::persistent_id}) {
+      if (*name == to_string(use)) {
+        mask |= bit(use);
+        known = true;
+      }
+    }
+    if (!known) return Error{ErrorCode::invalid_policy, where + ": unknown effect '" + std::string(*name) + "'"};
+  }
+  return mask;
+}
+
+Status read_names(const toml::table& table, const char* key, const std::string& where,
+                  std::unordered_map<std::string, Entry>& into, const Entry& entry) {
+  const toml::node_view<const toml::node> node = table[key];
+  if (!node) return Ok{};
+  const toml::array* names = node.as_array();
+  if (names == nullptr) return Error{ErrorCode::invalid_policy, where + ": `" + key + "` must be an array of strings"};
+  for (const auto& item : *names) {
+    auto name = item.value<std::string>();
+    if (!name || name->empty())
+      return Error{ErrorCode::invalid_policy, where + ": `" + key + "` must hold non-empty strings"};
+    into[*name] = entry;
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Status Policy::Impl::load(std::string_view text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& error) {
+    std::ostringstream message;
+    message << source << ": " << error.description() << " (line " << error.source().begin.line << ")";
+    return Error{ErrorCode::invalid_policy, message.str()};
+  }
+  all_text.append(source).append("\n").append(text).append("\n");
+  std::string policy_name = source;
+  if (auto name = root["policy"]["name"].value<std::string>()) policy_name = *name;
+
+  for (const auto& [key, node] : root) {
+    const std::string section(key.str());
+    if (section == "policy") continue;
+    if (section == "stdlib") {
+      const toml::array* modules = node.as_table() ? (*node.as_table())["modules"].as_array() : nullptr;
+      if (modules == nullptr) return Error{ErrorCode::invalid_policy, source + ": [stdlib] needs `modules`"};
+      for (const auto& item : *modules)
+        if (auto name = item.value<std::string>()) stdlib.insert(*name);
+      continue;
+    }
+    if (section != "allow" && section != "deny" && section != "trust")
+      return Error{ErrorCode::invalid_policy, source + ": unknown section '" + section +
+                                                  "' (expected [[allow]], [[deny]], [[trust]], [stdlib], [policy])"};
+    const toml::array* rules = node.as_array();
+    if (rules == nullptr)
+      return Error{ErrorCode::invalid_policy, source + ": '" + section + "' must be an array of tables ([[" + section + "]])"};
+    std::size_t index = 0;
+    for (const auto& rule_node : *rules) {
+      const std::string where = source + ": [[" + section + "]] #" + std::to_string(++index);
+      const toml::table* rule = rule_node.as_table();
+      if (rule == nullptr) return Error{ErrorCode::invalid_policy, where + " is not a table"};
+      Entry entry;
+      entry.policy = policy_name;
+      entry.reason = (*rule)["reason"].value_or(std::string());
+      if (entry.reason.empty()) return Error{ErrorCode::invalid_policy, where + " needs a `reason`"};
+      Status status = Ok{};
+      if (section == "deny") {
+        if (!(status = read_names(*rule, "symbols", where, deny_symbols, entry))) return status;
+        if (!(status = read_names(*rule, "modules", where, deny_modules, entry))) return status;
+        continue;
+      }
+      auto effects = parse_effects(*rule, where);
+      if (!effects) return effects.error();
+      entry.effects = effects.value();
+      if (section == "allow") {
+        if ((*rule)["modules"]) return Error{ErrorCode::invalid_policy, where + ": [[allow]] takes exact `symbols` only"};
+        if (!(status = read_names(*rule, "symbols", where, allow, entry))) return status;
+      } else {
+        if (!(status = read_names(*rule, "symbols", where, trust_symbols, entry))) return status;
+        if (!(status = read_names(*rule, "modules", where, trust_modules, entry))) return status;
+      }
+    }
+  }
+  return Ok{};
+}
+
+// A dotted path matches a deny entry when any run of its parts does, starting at the module or at any
+// attribute of the walk: `pathlib.os.system` reaches `os.system` through pathlib's own import of os.
+const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const {
+  // Without an attribute walk only the whole path counts: `mymodel.io` is not the io module.
+  const bool walks = parts.size() > module_parts + 1;
+  for (std::size_t begin = 0; begin < parts.size(); ++begin) {
+    if (begin != 0 && (!walks || begin < module_parts)) continue;
+    for (std::size_t end = begin + 1; end <= parts.size(); ++end) {
+      std::string path = join(parts, begin, end);
+      if (auto it = deny_modules.find(path); it != deny_modules.end()) return &it->second;
+      if (end == parts.size() || begin != 0)
+        if (auto it = deny_symbols.find(path); it != deny_symbols.end()) return &it->second;
+    }
+  }
+  return nullptr;
+}
+
+const Entry* Policy::Impl::find_trust(const std::vector<std::string_view>& parts) const {
+  std::string full = join(parts, 0, parts.size());
+  if (auto it = trust_symbols.find(full); it != trust_symbols.end()) return &it->second;
+  for (std::size_t end = parts.size(); end >= 1; --end)
+    if (auto it = trust_modules.find(join(parts, 0, end)); it != trust_modules.end()) return &it->second;
+  return nullptr;
+}
+
+Policy::Policy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Policy::~Policy() = default;
+
+Result<std::shared_ptr<Policy>> Policy::builtin() { return with_files({}); }
+
+Result<std::shared_ptr<Policy>> Policy::with_files(const std::vector<std::string>& paths) {
+  auto impl = std::make_unique<Impl>();
+  for (const auto& [name, text] : detail::embedded_policy_files()) {
+    Status status = impl->load(text, "builtin:" + std::string(name));
+    if (!status) return status.error();
+  }
+  for (const std::string& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{ErrorCode::not_found, "cannot read policy file " + path};
+    std::ostringstream text;
+    text << in.rdbuf();
+    Status status = impl->load(text.str(), path);
+    if (!status) return status.error();
+  }
+  const std::string& all = impl->all_text;
+  impl->fingerprint = detail::sha256_hex({reinterpret_cast<const std::uint8_t*>(all.data()), all.size()});
+  return std::make_shared<Policy>(std::move(impl));
+}
+
+const std::string& Policy::fingerprint() const { return impl_->fingerprint; }
+
+SymbolJudgement Policy::judge(std::string_view module, std::string_view name, SymbolUse use) const {
+  const std::string full = std::string(module) + "." + std::string(name);
+  const auto module_parts = split_dots(module);
+  auto parts = module_parts;
+  for (auto part : split_dots(name)) parts.push_back(part);
+
+  if (auto it = impl_->deny_symbols.find(full); it != impl_->deny_symbols.end())
+    return {Severity::malicious, "global.dangerous", it->second.reason, it->second.policy};
+  if (auto it = impl_->allow.find(full); it != impl_->allow.end()) {
+    if (it->second.effects & bit(use)) return {Severity::info, "global.allowed", it->second.reason, it->second.policy};
+    return {Severity::suspicious, "global.unexpected-use",
+            "is data-reconstruction code, but a real writer never uses it this way (" + std::string(to_string(use)) + ")",
+            it->second.policy};
+  }
+  if (const Entry* entry = impl_->find_deny(parts, module_parts.size()))
+    return {Severity::malicious, "global.dangerous", entry->reason, entry->policy};
+  if (name.find('.') != std::string_view::npos) {
+    for (std::size_t i = module_parts.size(); i < parts.size(); ++i)
+      if (is_dunder(parts[i]))
+        return {Severity::malicious, "global.dunder-walk",
+                "walks into interpreter internals (" + std::string(parts[i]) +
+                    "), the classic way to reach builtins or os from any object",
+                "builtin"};
+  }
+  if (const Entry* entry = impl_->find_trust(parts)) {
+    if (entry->effects & bit(use)) return {Severity::info, "global.trusted", entry->reason, entry->policy};
+  }
+  if (!module_parts.empty() && impl_->stdlib.contains(std::string(module_parts[0]))) {
+    if (use == SymbolUse::reference || use == SymbolUse::persistent_id)
+      return {Severity::suspicious, "global.stdlib-reference",
+              "is standard-library code that data files do not name", "builtin"};
+    return {Severity::malicious, "global.stdlib-call",
+            "is a standard-library function or class that is not a data constructor, invoked at load time; "
+            "published gadgets live here",
+            "builtin"};
+  }
+  return {Severity::suspicious, "global.unknown",
+          "is code outside the data allowlist: loading this file imports and runs it, so it needs trust", "builtin"};
+}
+
+}  // namespace picklewall

@@ -1,0 +1,113 @@
+// The picklewall command. Exit codes (the contract CI scripts rely on): 0 every file safe; 1 a verdict reached
+// --fail-on; 2 usage error, or a path that could not be read (the scan is incomplete).
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "picklewall/report.hpp"
+#include "picklewall/scan.hpp"
+
+namespace {
+
+constexpr int exit_clean = 0;
+constexpr int exit_findings = 1;
+constexpr int exit_usage_or_io = 2;
+
+struct ScanArguments {
+  std::vector<std::string> paths;
+  std::string format = "text";
+  std::string output;
+  std::string fail_on = "suspicious";
+  std::vector<std::string> policies;
+  bool show_info = false;
+  std::string color = "auto";
+  double max_seconds_per_file = 0;
+};
+
+int run_scan(const ScanArguments& arguments) {
+  auto policy = picklewall::Policy::with_files(arguments.policies);
+  if (!policy) {
+    std::cerr << "picklewall: " << policy.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  picklewall::ScanOptions options;
+  options.policy = policy.value();
+  if (arguments.max_seconds_per_file > 0) options.limits.max_seconds_per_file = arguments.max_seconds_per_file;
+  auto scanner = picklewall::Scanner::create(options);
+  if (!scanner) {
+    std::cerr << "picklewall: " << scanner.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  const std::vector<picklewall::FileReport> reports = scanner.value().scan_paths(arguments.paths);
+
+  std::string rendered;
+  if (arguments.format == "json") {
+    rendered = picklewall::render_json(reports);
+  } else if (arguments.format == "sarif") {
+    rendered = picklewall::render_sarif(reports);
+  } else {
+    picklewall::TextStyle style;
+    style.show_info = arguments.show_info;
+    style.color = arguments.color == "always" ||
+                  (arguments.color == "auto" && arguments.output.empty() && ::isatty(STDOUT_FILENO) != 0);
+    rendered = picklewall::render_text(reports, style);
+  }
+  if (arguments.output.empty()) {
+    std::fwrite(rendered.data(), 1, rendered.size(), stdout);
+    std::fflush(stdout);
+  } else {
+    picklewall::Status written = picklewall::write_file_atomically(arguments.output, rendered);
+    if (!written) {
+      std::cerr << "picklewall: " << written.error().message << "\n";
+      return exit_usage_or_io;
+    }
+  }
+
+  const picklewall::Verdict threshold =
+      arguments.fail_on == "malicious" ? picklewall::Verdict::malicious : picklewall::Verdict::suspicious;
+  bool io_error = false, failed = false;
+  for (const auto& report : reports) {
+    if (report.verdict == picklewall::Verdict::error) io_error = true;
+    else if (report.verdict >= threshold) failed = true;
+  }
+  if (io_error) return exit_usage_or_io;
+  return failed ? exit_findings : exit_clean;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"picklewall: find code in pickled ML models without running it"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("picklewall ") + picklewall::version());
+
+  ScanArguments scan;
+  CLI::App* scan_command = app.add_subcommand("scan", "Scan files and directories (every file, judged by content)");
+  scan_command->add_option("paths", scan.paths, "Files or directories to scan")->required();
+  scan_command->add_option("-f,--format", scan.format, "Output format")
+      ->check(CLI::IsMember({"text", "json", "sarif"}))->capture_default_str();
+  scan_command->add_option("-o,--output", scan.output, "Write the report to FILE (atomically) instead of stdout");
+  scan_command->add_option("--fail-on", scan.fail_on, "Lowest verdict that makes the exit code 1")
+      ->check(CLI::IsMember({"suspicious", "malicious"}))->capture_default_str();
+  scan_command->add_option("--policy", scan.policies, "Extra policy file (TOML); may be repeated")
+      ->check(CLI::ExistingFile);
+  scan_command->add_flag("--show-info", scan.show_info, "List info-level findings in text output");
+  scan_command->add_option("--color", scan.color, "Colour text output")
+      ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  scan_command->add_option("--max-seconds-per-file", scan.max_seconds_per_file,
+                           "Time budget per file (default from Limits)")->check(CLI::PositiveNumber);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? exit_clean : exit_usage_or_io;
+  }
+  if (scan_command->parsed()) return run_scan(scan);
+  return exit_usage_or_io;
+}

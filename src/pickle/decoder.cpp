@@ -1,0 +1,227 @@
+#include "pickle/decoder.hpp"
+
+#include <cstring>
+
+#include "io/checked.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+std::string describe_byte(std::uint8_t byte) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "0x";
+  out.push_back(hex[byte >> 4]);
+  out.push_back(hex[byte & 0xF]);
+  return out;
+}
+
+Error malformed(std::uint64_t offset, const std::string& what) {
+  return Error{ErrorCode::malformed, what + " at offset " + std::to_string(offset)};
+}
+
+}  // namespace
+
+Error Decoder::truncated(const char* what, std::uint64_t need) const {
+  return Error{ErrorCode::malformed, std::string("pickle data was truncated: ") + what + " needs " +
+                                         std::to_string(need) + " bytes, " +
+                                         std::to_string(input_.size() - position_) + " remain at offset " +
+                                         std::to_string(position_)};
+}
+
+// A line as _Unpickler_Readline returns it: up to and including '\n'. A line without its newline is an error.
+bool Decoder::read_line(std::string_view& line, Error& error) {
+  const std::uint64_t remaining = input_.size() - position_;
+  const std::uint64_t window = remaining < max_line_bytes_ + 1 ? remaining : max_line_bytes_ + 1;
+  const auto* start = input_.data() + position_;
+  const void* newline = std::memchr(start, '\n', window);
+  if (newline == nullptr) {
+    error = window == remaining ? malformed(position_, "pickle data was truncated: line without newline")
+                                : Error{ErrorCode::limit_exceeded, "text argument longer than max_line_bytes (" +
+                                                                       std::to_string(max_line_bytes_) +
+                                                                       ") at offset " + std::to_string(position_)};
+    return false;
+  }
+  const auto length = static_cast<std::uint64_t>(static_cast<const std::uint8_t*>(newline) - start) + 1;
+  line = std::string_view(reinterpret_cast<const char*>(start), length);
+  position_ += length;
+  return true;
+}
+
+Status Decoder::next(Instruction& out) {
+  const std::uint64_t opcode_offset = position_;
+  if (position_ >= input_.size()) return Error{ErrorCode::malformed, "pickle data was truncated: no STOP opcode"};
+  const std::uint8_t byte = input_[position_];
+  const OpcodeInfo& info = opcode_info(byte);
+  if (info.argument == ArgumentKind::invalid)
+    return malformed(opcode_offset, "invalid load key " + describe_byte(byte));
+  out.opcode = static_cast<Opcode>(byte);
+  out.offset = opcode_offset;
+  out.integer = IntegerValue{};
+  out.text = {};
+  out.name = {};
+  ++position_;
+
+  const std::uint64_t remaining = input_.size() - position_;
+  const std::uint8_t* p = input_.data() + position_;
+  auto fixed = [&](int width) -> bool {
+    if (remaining < static_cast<std::uint64_t>(width)) return false;
+    position_ += static_cast<std::uint64_t>(width);
+    return true;
+  };
+  auto counted = [&](int width, bool is_signed) -> Status {
+    if (!fixed(width)) return truncated(info.name.data(), static_cast<std::uint64_t>(width));
+    std::uint64_t length = load_le(p, width);
+    if (is_signed && width == 4 && (length & 0x80000000u))
+      return malformed(opcode_offset, std::string(info.name) + " has a negative byte count");
+    if (width == 8 && length > static_cast<std::uint64_t>(INT64_MAX))
+      return malformed(opcode_offset, std::string(info.name) + " exceeds the maximum size");
+    auto payload = checked_subspan(input_, position_, length);
+    if (!payload) return truncated(info.name.data(), length);
+    out.text = std::string_view(reinterpret_cast<const char*>(payload->data()), payload->size());
+    position_ += length;
+    return Ok{};
+  };
+
+  Error error{ErrorCode::malformed, {}};
+  std::string_view line;
+  switch (info.argument) {
+    case ArgumentKind::none:
+      break;
+    case ArgumentKind::uint1:
+      if (!fixed(1)) return truncated(info.name.data(), 1);
+      out.integer.value = p[0];
+      break;
+    case ArgumentKind::uint2:
+      if (!fixed(2)) return truncated(info.name.data(), 2);
+      out.integer.value = static_cast<std::int64_t>(load_le(p, 2));
+      break;
+    case ArgumentKind::int4:
+      if (!fixed(4)) return truncated(info.name.data(), 4);
+      out.integer.value = static_cast<std::int32_t>(static_cast<std::uint32_t>(load_le(p, 4)));
+      break;
+    case ArgumentKind::uint4:
+      if (!fixed(4)) return truncated(info.name.data(), 4);
+      out.integer.value = static_cast<std::int64_t>(load_le(p, 4));
+      break;
+    case ArgumentKind::uint8: {  // FRAME
+      if (!fixed(8)) return truncated(info.name.data(), 8);
+      std::uint64_t length = load_le(p, 8);
+      if (length > static_cast<std::uint64_t>(INT64_MAX))
+        return malformed(opcode_offset, "FRAME length exceeds the system's maximum");
+      // _pickle.c reads the whole frame before going on: a frame longer than the data is an error.
+      if (!range_fits(position_, length, input_.size())) return truncated("FRAME", length);
+      out.integer.value = static_cast<std::int64_t>(length);
+      break;
+    }
+    case ArgumentKind::float8_be: {
+      if (!fixed(8)) return truncated(info.name.data(), 8);
+      std::uint64_t bits = 0;
+      for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
+      std::memcpy(&out.real, &bits, sizeof bits);
+      break;
+    }
+    case ArgumentKind::decimal_line: {
+      if (!read_line(line, error)) return error;
+      auto value = parse_decimal_line(line);
+      if (!value) return malformed(opcode_offset, std::string(info.name) + " argument is not a decimal integer");
+      if (!value->fits) return malformed(opcode_offset, std::string(info.name) + " argument is too large");
+      if (value->value < 0) return malformed(opcode_offset, "negative " + std::string(info.name) + " argument");
+      out.integer = *value;
+      break;
+    }
+    case ArgumentKind::int_line:
+    case ArgumentKind::long_line: {
+      if (!read_line(line, error)) return error;
+      auto value = info.argument == ArgumentKind::int_line ? parse_int_line(line) : parse_long_line(line);
+      if (!value) return malformed(opcode_offset, std::string("invalid literal for ") + info.name.data());
+      out.integer = *value;
+      out.text = line.substr(0, line.size() - 1);
+      break;
+    }
+    case ArgumentKind::float_line: {
+      if (!read_line(line, error)) return error;
+      auto value = parse_float_line(line);
+      if (!value) return malformed(opcode_offset, "could not convert FLOAT argument to float");
+      out.real = *value;
+      break;
+    }
+    case ArgumentKind::quoted_line: {
+      if (!read_line(line, error)) return error;
+      auto value = decode_quoted_string(line);
+      if (!value) return malformed(opcode_offset, "the STRING opcode argument must be quoted and validly escaped");
+      out.owned_text = std::move(*value);
+      out.text = out.owned_text;
+      break;
+    }
+    case ArgumentKind::raw_unicode_line: {
+      if (!read_line(line, error)) return error;
+      auto value = decode_raw_unicode_escape(line.substr(0, line.size() - 1));
+      if (!value) return malformed(opcode_offset, "UNICODE argument is not valid raw-unicode-escape");
+      out.owned_text = std::move(*value);
+      out.text = out.owned_text;
+      break;
+    }
+    case ArgumentKind::ascii_line: {
+      if (!read_line(line, error)) return error;
+      out.text = line.substr(0, line.size() - 1);
+      if (!is_ascii(out.text)) return malformed(opcode_offset, "persistent IDs in protocol 0 must be ASCII strings");
+      break;
+    }
+    case ArgumentKind::module_and_name_utf8:
+    case ArgumentKind::module_and_name_ascii: {
+      const bool ascii = info.argument == ArgumentKind::module_and_name_ascii;
+      std::string_view module_line, name_line;
+      if (!read_line(module_line, error)) return error;
+      if (module_line.size() < 2) return malformed(opcode_offset, "pickle data was truncated: empty module name");
+      if (!read_line(name_line, error)) return error;
+      if (name_line.size() < 2) return malformed(opcode_offset, "pickle data was truncated: empty global name");
+      out.text = module_line.substr(0, module_line.size() - 1);
+      out.name = name_line.substr(0, name_line.size() - 1);
+      bool valid = ascii ? is_ascii(out.text) && is_ascii(out.name)
+                         : is_valid_utf8(out.text, false) && is_valid_utf8(out.name, false);
+      if (!valid) return malformed(opcode_offset, std::string(info.name) + " names must be " + (ascii ? "ASCII" : "UTF-8"));
+      break;
+    }
+    case ArgumentKind::counted_bytes1:
+    case ArgumentKind::counted_bytes4_signed:
+    case ArgumentKind::counted_bytes4:
+    case ArgumentKind::counted_bytes8: {
+      const int width = info.argument == ArgumentKind::counted_bytes1 ? 1
+                        : info.argument == ArgumentKind::counted_bytes8 ? 8 : 4;
+      Status status = counted(width, info.argument == ArgumentKind::counted_bytes4_signed);
+      if (!status) return status;
+      const bool is_unicode = out.opcode == Opcode::BINUNICODE || out.opcode == Opcode::SHORT_BINUNICODE ||
+                              out.opcode == Opcode::BINUNICODE8;
+      if (is_unicode && !is_valid_utf8(out.text, true))
+        return malformed(opcode_offset, std::string(info.name) + " payload is not valid UTF-8");
+      break;
+    }
+    case ArgumentKind::long1:
+    case ArgumentKind::long4: {
+      Status status = counted(info.argument == ArgumentKind::long1 ? 1 : 4, true);
+      if (!status) return status;
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(out.text.data());
+      const std::size_t n = out.text.size();
+      if (n > 8) {
+        // Beyond int64 unless the high bytes are pure sign extension.
+        bool negative = (bytes[n - 1] & 0x80) != 0;
+        out.integer.fits = true;
+        for (std::size_t i = 8; i < n; ++i)
+          if (bytes[i] != (negative ? 0xFF : 0x00)) out.integer.fits = false;
+        if (out.integer.fits && ((bytes[7] & 0x80) != 0) != negative) out.integer.fits = false;
+      }
+      if (out.integer.fits && n > 0) {
+        std::uint64_t raw = load_le(bytes, static_cast<int>(n < 8 ? n : 8));
+        if (n < 8 && (bytes[n - 1] & 0x80)) raw |= ~0ull << (8 * n);
+        out.integer.value = static_cast<std::int64_t>(raw);
+      }
+      break;
+    }
+    case ArgumentKind::invalid:
+      break;
+  }
+  out.end = position_;
+  return Ok{};
+}
+
+}  // namespace picklewall::detail

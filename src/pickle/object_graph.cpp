@@ -1,0 +1,52 @@
+#include "pickle/object_graph.hpp"
+
+namespace picklewall::detail {
+
+NodeId ObjectGraph::add_node(NodeKind kind, Opcode opcode, std::uint64_t offset, std::uint32_t index) {
+  nodes_.push_back(Node{kind, opcode, false, false, index, offset});
+  return static_cast<NodeId>(nodes_.size() - 1);
+}
+
+std::uint32_t ObjectGraph::add_string_view(std::string_view text) {
+  strings_.push_back(text);
+  return static_cast<std::uint32_t>(strings_.size() - 1);
+}
+
+std::uint32_t ObjectGraph::add_string_copy(std::string text) {
+  owned_strings_.push_back(std::move(text));
+  return add_string_view(owned_strings_.back());
+}
+
+std::uint32_t ObjectGraph::add_children() {
+  children_.emplace_back();
+  return static_cast<std::uint32_t>(children_.size() - 1);
+}
+
+std::uint32_t ObjectGraph::add_global(GlobalRef ref) {
+  globals_.push_back(std::move(ref));
+  return static_cast<std::uint32_t>(globals_.size() - 1);
+}
+
+std::uint32_t ObjectGraph::add_call(CallRecord call) {
+  calls_.push_back(call);
+  return static_cast<std::uint32_t>(calls_.size() - 1);
+}
+
+std::uint32_t ObjectGraph::add_value(Value value) {
+  values_.push_back(value);
+  return static_cast<std::uint32_t>(values_.size() - 1);
+}
+
+const GlobalRef* ObjectGraph::as_global(Value value) const {
+  if (!value.is_node()) return nullptr;
+  const Node& n = nodes_[value.node];
+  return n.kind == NodeKind::global ? &globals_[n.index] : nullptr;
+}
+
+const std::string_view* ObjectGraph::as_text(Value value) const {
+  if (!value.is_node()) return nullptr;
+  const Node& n = nodes_[value.node];
+  return (n.kind == NodeKind::text || n.kind == NodeKind::bytes) ? &strings_[n.index] : nullptr;
+}
+
+}  // namespace picklewall::detail

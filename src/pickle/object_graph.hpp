@@ -1,0 +1,145 @@
+// What a pickle would build, as data: never a real Python object. Scalars live inline in a Value; everything
+// else is a node in one arena, referenced by index, so a graph is torn down without recursion and shared
+// references (memo GETs) are just repeated indices.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pickle/opcodes.hpp"
+
+namespace picklewall::detail {
+
+using NodeId = std::uint32_t;
+
+enum class ValueKind : std::uint8_t { none, boolean, integer, big_integer, real, node };
+
+struct Value {
+  ValueKind kind = ValueKind::none;
+  union {
+    std::int64_t integer;
+    double real;
+    NodeId node;
+  };
+  Value() : integer(0) {}
+  static Value make_none() { return Value(); }
+  static Value make_bool(bool b) { Value v; v.kind = ValueKind::boolean; v.integer = b; return v; }
+  static Value make_int(std::int64_t i) { Value v; v.kind = ValueKind::integer; v.integer = i; return v; }
+  static Value make_big_int() { Value v; v.kind = ValueKind::big_integer; return v; }
+  static Value make_real(double d) { Value v; v.kind = ValueKind::real; v.real = d; return v; }
+  static Value make_node(NodeId id) { Value v; v.kind = ValueKind::node; v.node = id; return v; }
+  bool is_node() const { return kind == ValueKind::node; }
+};
+
+enum class NodeKind : std::uint8_t {
+  text,        // str (BINUNICODE*, UNICODE, and STRING/BINSTRING which load as str by default)
+  bytes,       // BINBYTES*, SHORT_BINBYTES
+  bytearray,   // BYTEARRAY8
+  tuple, list, dict, set, frozenset,
+  global,      // a class or function imported by GLOBAL / STACK_GLOBAL / INST / OBJ target
+  extension,   // EXT1/2/4: resolved through copyreg's extension registry at load time
+  call,        // the object returned by calling something (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ)
+  persistent,  // the object the loader's persistent_load returns for a persistent id
+  buffer,      // NEXT_BUFFER: an out-of-band buffer
+  readonly,    // READONLY_BUFFER applied to a value
+};
+
+// How a global was named in the stream (for messages and for inspect).
+enum class GlobalSource : std::uint8_t { global_opcode, stack_global, inst };
+
+struct Node {
+  NodeKind kind;
+  Opcode opcode;           // the opcode that created it
+  bool built = false;      // received at least one BUILD
+  bool mutated = false;    // received APPEND/SETITEM/ADDITEMS
+  std::uint32_t index = 0; // kind-specific: string id, children id, call id, global id
+  std::uint64_t offset = 0;
+};
+
+struct GlobalRef {
+  std::string module;  // after protocol < 3 name remapping
+  std::string name;    // may be dotted (attribute walk)
+  std::string original_module;  // as written in the stream (before remapping)
+  std::string original_name;
+  GlobalSource source = GlobalSource::global_opcode;
+  std::uint64_t offset = 0;
+  std::string qualified() const { return module + "." + name; }
+};
+
+struct CallRecord {
+  Value callee;
+  Value args;    // usually a tuple
+  Value kwargs;  // NEWOBJ_EX only
+  Opcode opcode; // REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ
+  std::uint64_t offset = 0;
+};
+
+// Effects a load would have, in stream order: what the analysis judges.
+enum class EffectKind : std::uint8_t {
+  import_global,   // find_class: imports a module and fetches an attribute
+  call,            // calls something
+  build,           // BUILD: __setstate__ or __dict__ update on `target`
+  mutate,          // APPEND/APPENDS/SETITEM/SETITEMS/ADDITEMS: calls a method on `target` when it is not a plain container
+  persistent_load, // hands a persistent id to the loader
+  extension,       // EXT code lookup
+  discard,         // POP / POP_MARK threw away the result of a call
+};
+
+struct Effect {
+  EffectKind kind;
+  Opcode opcode;
+  std::uint64_t offset;
+  Value target;    // the global/call/persistent node, or the BUILD/mutation target
+  Value argument;  // BUILD state, persistent id, appended/set value
+};
+
+class ObjectGraph {
+ public:
+  NodeId add_node(NodeKind kind, Opcode opcode, std::uint64_t offset, std::uint32_t index = 0);
+  Node& node(NodeId id) { return nodes_[id]; }
+  const Node& node(NodeId id) const { return nodes_[id]; }
+  std::size_t node_count() const { return nodes_.size(); }
+
+  // Strings: a view into the input when the bytes are used as-is, an owned copy when they had to be decoded.
+  std::uint32_t add_string_view(std::string_view text);
+  std::uint32_t add_string_copy(std::string text);
+  std::string_view string(std::uint32_t id) const { return strings_[id]; }
+
+  std::uint32_t add_children();
+  std::vector<Value>& children(std::uint32_t id) { return children_[id]; }
+  const std::vector<Value>& children(std::uint32_t id) const { return children_[id]; }
+
+  std::uint32_t add_global(GlobalRef ref);
+  const GlobalRef& global(std::uint32_t id) const { return globals_[id]; }
+  std::size_t global_count() const { return globals_.size(); }
+
+  std::uint32_t add_call(CallRecord call);
+  const CallRecord& call(std::uint32_t id) const { return calls_[id]; }
+  std::size_t call_count() const { return calls_.size(); }
+
+  std::uint32_t add_value(Value value);  // single-value slot (persistent id, readonly target)
+  Value value_slot(std::uint32_t id) const { return values_[id]; }
+
+  std::vector<Effect>& effects() { return effects_; }
+  const std::vector<Effect>& effects() const { return effects_; }
+
+  // The global node behind a value, following nothing: only direct global nodes count.
+  const GlobalRef* as_global(Value value) const;
+  // Text of a value when it is a str or bytes node.
+  const std::string_view* as_text(Value value) const;
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<std::string_view> strings_;
+  std::deque<std::string> owned_strings_;  // deque: views into it stay valid as it grows
+  std::vector<std::vector<Value>> children_;
+  std::vector<GlobalRef> globals_;
+  std::vector<CallRecord> calls_;
+  std::vector<Value> values_;
+  std::vector<Effect> effects_;
+};
+
+}  // namespace picklewall::detail

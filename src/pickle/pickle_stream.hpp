@@ -1,0 +1,31 @@
+// A byte stream holding one or more consecutive pickles (legacy torch files hold five; numpy and joblib read
+// more than one; attackers append a second). Each pickle is run on its own machine, as a fresh Unpickler would.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "picklewall/limits.hpp"
+#include "pickle/symbolic_machine.hpp"
+
+namespace picklewall::detail {
+
+struct PickleStream {
+  std::vector<PickleProgram> pickles;
+  std::uint64_t trailing_offset = 0;  // first byte not part of any pickle
+  std::uint64_t trailing_bytes = 0;
+  bool pickle_limit_reached = false;
+};
+
+// Reads pickles from `start` until the data ends, a pickle fails, or `max_pickles` have been read (use 0 for
+// the Limits default). Bytes after the last STOP that do not begin a pickle are reported as trailing bytes.
+PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
+                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles = 0);
+
+// True when the program is evidence that the bytes really are a pickle (and not text that happens to start with
+// an opcode byte): it begins with PROTO, reaches STOP, or has an effect beyond importing a name.
+bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_t> input);
+
+}  // namespace picklewall::detail

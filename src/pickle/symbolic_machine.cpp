@@ -1,0 +1,463 @@
+#include "pickle/symbolic_machine.hpp"
+
+#include <string_view>
+#include <unordered_map>
+
+#include "pickle/decoder.hpp"
+#include "pickle/python2_names.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+constexpr int highest_protocol = 5;
+// Scalar items beyond this many in one container are counted, not kept: they carry no code and a 100 MB
+// list of floats must not cost gigabytes of graph.
+constexpr std::size_t scalars_kept_per_container = 1024;
+constexpr std::uint64_t clock_check_interval = 4096;
+
+struct PairHash {
+  std::size_t operator()(const std::pair<std::string_view, std::string_view>& key) const {
+    return std::hash<std::string_view>()(key.first) * 31 + std::hash<std::string_view>()(key.second);
+  }
+};
+
+// find_class's fix_imports step: protocol < 3 renames Python 2 names before importing.
+void remap_python2_name(std::string& module, std::string& name) {
+  static const auto globals = [] {
+    std::unordered_map<std::pair<std::string_view, std::string_view>, std::pair<std::string_view, std::string_view>,
+                       PairHash> table;
+    for (const auto& m : python2_global_names()) table[{m.old_module, m.old_name}] = {m.new_module, m.new_name};
+    return table;
+  }();
+  static const auto modules = [] {
+    std::unordered_map<std::string_view, std::string_view> table;
+    for (const auto& [old_name, new_name] : python2_module_names()) table[old_name] = new_name;
+    return table;
+  }();
+  if (auto it = globals.find({module, name}); it != globals.end()) {
+    module = std::string(it->second.first);
+    name = std::string(it->second.second);
+  } else if (auto found = modules.find(module); found != modules.end()) {
+    module = std::string(found->second);
+  }
+}
+
+class Machine {
+ public:
+  Machine(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
+          std::chrono::steady_clock::time_point deadline)
+      : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline) {
+    program_.start = start;
+  }
+
+  PickleProgram run() {
+    Instruction instruction;
+    while (true) {
+      if (program_.opcode_count >= limits_.max_opcodes) {
+        fail_limit("max_opcodes", "opcode budget of " + std::to_string(limits_.max_opcodes) + " reached");
+        break;
+      }
+      if (program_.opcode_count % clock_check_interval == 0 && std::chrono::steady_clock::now() > deadline_) {
+        fail_limit("max_seconds_per_file", "time budget for this file ran out");
+        break;
+      }
+      Status status = decoder_.next(instruction);
+      if (!status) {
+        fail(status.error().code, status.error().message, decoder_.position());
+        break;
+      }
+      ++program_.opcode_count;
+      if (!execute(instruction)) break;
+      if (program_.stopped) break;
+    }
+    if (!program_.stopped && !program_.failure) fail(ErrorCode::malformed, "no STOP opcode", decoder_.position());
+    program_.end = program_.stopped ? decoder_.position() : program_.failure->offset;
+    return std::move(program_);
+  }
+
+ private:
+  ObjectGraph& graph() { return program_.graph; }
+  std::uint64_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
+
+  void fail(ErrorCode code, std::string message, std::uint64_t offset) {
+    if (!program_.failure) program_.failure = PickleFailure{code, std::move(message), offset, {}};
+  }
+  bool fail_limit(const char* limit, std::string message) {
+    if (!program_.failure)
+      program_.failure = PickleFailure{ErrorCode::limit_exceeded, std::move(message), current_offset_, limit};
+    return false;
+  }
+  bool fail_at(std::string message) {
+    fail(ErrorCode::malformed, std::move(message) + " at offset " + std::to_string(current_offset_), current_offset_);
+    return false;
+  }
+  bool underflow() { return fail_at("unpickling stack underflow"); }
+
+  bool push(Value value) {
+    if (stack_.size() >= limits_.max_stack_depth)
+      return fail_limit("max_stack_depth", "VM stack deeper than " + std::to_string(limits_.max_stack_depth));
+    stack_.push_back(value);
+    return true;
+  }
+  bool pop(Value& out) {
+    if (stack_.size() <= fence()) return underflow();
+    out = stack_.back();
+    stack_.pop_back();
+    return true;
+  }
+  // marker(): the position of the innermost MARK, which is removed.
+  bool pop_mark(std::size_t& position) {
+    if (marks_.empty()) return fail_at("could not find MARK");
+    position = marks_.back();
+    marks_.pop_back();
+    return true;
+  }
+
+  bool new_node(NodeKind kind, std::uint32_t index, NodeId& id) {
+    if (graph().node_count() >= limits_.max_graph_nodes)
+      return fail_limit("max_graph_nodes", "object graph larger than " + std::to_string(limits_.max_graph_nodes) + " nodes");
+    id = graph().add_node(kind, current_opcode_, current_offset_, index);
+    return true;
+  }
+  bool push_node(NodeKind kind, std::uint32_t index = 0) {
+    NodeId id;
+    return new_node(kind, index, id) && push(Value::make_node(id));
+  }
+  bool push_container(NodeKind kind, std::size_t from) {
+    NodeId id;
+    if (!new_node(kind, graph().add_children(), id)) return false;
+    append_children(id, from, stack_.size());
+    stack_.resize(from);
+    return push(Value::make_node(id));
+  }
+  void append_children(NodeId id, std::size_t from, std::size_t to) {
+    auto& kids = graph().children(graph().node(id).index);
+    for (std::size_t i = from; i < to; ++i) {
+      if (!stack_[i].is_node() && kids.size() >= scalars_kept_per_container) {
+        ++program_.dropped_scalars;
+        continue;
+      }
+      if (container_items_ >= limits_.max_container_items) {
+        ++program_.dropped_scalars;
+        continue;
+      }
+      ++container_items_;
+      kids.push_back(stack_[i]);
+    }
+  }
+
+  bool push_text(const Instruction& in, NodeKind kind) {
+    std::uint32_t id = in.owned_text.empty() || in.text.data() != in.owned_text.data()
+                           ? graph().add_string_view(in.text)
+                           : graph().add_string_copy(in.owned_text);
+    return push_node(kind, id);
+  }
+
+  bool push_global(std::string module, std::string name, GlobalSource source) {
+    GlobalRef ref;
+    ref.original_module = module;
+    ref.original_name = name;
+    if (program_.protocol < 3) remap_python2_name(module, name);
+    ref.module = std::move(module);
+    ref.name = std::move(name);
+    ref.source = source;
+    ref.offset = current_offset_;
+    NodeId id;
+    if (!new_node(NodeKind::global, graph().add_global(std::move(ref)), id)) return false;
+    add_effect(EffectKind::import_global, Value::make_node(id), Value());
+    return push(Value::make_node(id));
+  }
+
+  void add_effect(EffectKind kind, Value target, Value argument) {
+    graph().effects().push_back(Effect{kind, current_opcode_, current_offset_, target, argument});
+  }
+
+  bool push_call(Value callee, Value args, Value kwargs) {
+    NodeId id;
+    if (!new_node(NodeKind::call, graph().add_call(CallRecord{callee, args, kwargs, current_opcode_, current_offset_}), id))
+      return false;
+    add_effect(EffectKind::call, Value::make_node(id), args);
+    return push(Value::make_node(id));
+  }
+
+  bool is_node_kind(Value value, NodeKind kind) const {
+    return value.is_node() && program_.graph.node(value.node).kind == kind;
+  }
+
+  // APPEND/SETITEM/ADDITEMS: a plain container takes the items; anything else has a method called on it.
+  void mutate(std::size_t target_index, std::size_t from, NodeKind plain_kind) {
+    Value target = stack_[target_index];
+    if (is_node_kind(target, plain_kind)) {
+      append_children(target.node, from, stack_.size());
+    } else {
+      if (target.is_node()) graph().node(target.node).mutated = true;
+      add_effect(EffectKind::mutate, target, from < stack_.size() ? stack_[from] : Value());
+    }
+    stack_.resize(from);
+  }
+
+  void note_discard(Value value) {
+    if (value.is_node() && program_.graph.node(value.node).kind == NodeKind::call)
+      add_effect(EffectKind::discard, value, Value());
+  }
+
+  bool memo_put(std::uint64_t key) {
+    if (stack_.size() <= fence()) return underflow();
+    Value value = stack_.back();
+    Value* slot = nullptr;
+    if (key < memo_dense_.size() || key < 2 * memo_dense_.size() + 4096) {
+      if (key >= memo_dense_.size()) {
+        memo_dense_.resize(key + 1);
+        memo_present_.resize(key + 1, false);
+      }
+      slot = &memo_dense_[key];
+      if (memo_present_[key]) {
+        note_overwrite();
+      } else {
+        memo_present_[key] = true;
+        ++memo_entries_;
+      }
+    } else {
+      auto [it, inserted] = memo_sparse_.try_emplace(key);
+      slot = &it->second;
+      if (inserted) ++memo_entries_; else note_overwrite();
+    }
+    if (memo_entries_ > limits_.max_memo_entries)
+      return fail_limit("max_memo_entries", "more than " + std::to_string(limits_.max_memo_entries) + " memo entries");
+    *slot = value;
+    return true;
+  }
+  void note_overwrite() {
+    if (program_.memo_overwrites++ == 0) program_.first_memo_overwrite_offset = current_offset_;
+  }
+  bool memo_get(std::uint64_t key) {
+    if (key < memo_dense_.size() && memo_present_[key]) return push(memo_dense_[key]);
+    if (auto it = memo_sparse_.find(key); it != memo_sparse_.end()) return push(it->second);
+    return fail_at("memo value not found at index " + std::to_string(key));
+  }
+
+  bool execute(const Instruction& in) {
+    current_offset_ = in.offset;
+    current_opcode_ = in.opcode;
+    Value a, b, c;
+    std::size_t mark = 0;
+    switch (in.opcode) {
+      case Opcode::PROTO:
+        if (in.integer.value > highest_protocol) return fail_at("unsupported pickle protocol: " + std::to_string(in.integer.value));
+        if (program_.first_protocol < 0) program_.first_protocol = static_cast<int>(in.integer.value);
+        program_.protocol = static_cast<int>(in.integer.value);
+        return true;
+      case Opcode::FRAME:
+        ++program_.frames;
+        return true;
+      case Opcode::STOP:
+        if (!pop(a)) return false;
+        program_.root = a;
+        program_.stopped = true;
+        program_.leftover_items = stack_.size();
+        for (std::size_t i = 0; i < stack_.size() && i < 8; ++i) program_.leftover_values.push_back(stack_[i]);
+        return true;
+      case Opcode::MARK:
+        if (marks_.size() >= limits_.max_marks)
+          return fail_limit("max_marks", "more than " + std::to_string(limits_.max_marks) + " open MARKs");
+        marks_.push_back(stack_.size());
+        return true;
+      case Opcode::POP:
+        // _pickle.c: a MARK sitting on top of the stack is popped instead of an object.
+        if (!marks_.empty() && marks_.back() == stack_.size()) {
+          marks_.pop_back();
+          return true;
+        }
+        if (!pop(a)) return false;
+        note_discard(a);
+        return true;
+      case Opcode::POP_MARK:
+        if (!pop_mark(mark)) return false;
+        for (std::size_t i = mark; i < stack_.size(); ++i) note_discard(stack_[i]);
+        stack_.resize(mark);
+        return true;
+      case Opcode::DUP:
+        if (stack_.size() <= fence()) return underflow();
+        return push(stack_.back());
+      case Opcode::NONE: return push(Value::make_none());
+      case Opcode::NEWTRUE: return push(Value::make_bool(true));
+      case Opcode::NEWFALSE: return push(Value::make_bool(false));
+      case Opcode::INT:
+        if (in.integer.is_bool) return push(Value::make_bool(in.integer.value != 0));
+        [[fallthrough]];
+      case Opcode::BININT: case Opcode::BININT1: case Opcode::BININT2: case Opcode::LONG:
+      case Opcode::LONG1: case Opcode::LONG4:
+        return push(in.integer.fits ? Value::make_int(in.integer.value) : Value::make_big_int());
+      case Opcode::FLOAT: case Opcode::BINFLOAT:
+        return push(Value::make_real(in.real));
+      case Opcode::STRING: case Opcode::BINSTRING: case Opcode::SHORT_BINSTRING:
+      case Opcode::UNICODE: case Opcode::BINUNICODE: case Opcode::SHORT_BINUNICODE: case Opcode::BINUNICODE8:
+        return push_text(in, NodeKind::text);
+      case Opcode::BINBYTES: case Opcode::SHORT_BINBYTES: case Opcode::BINBYTES8:
+        return push_text(in, NodeKind::bytes);
+      case Opcode::BYTEARRAY8:
+        return push_text(in, NodeKind::bytearray);
+      case Opcode::EMPTY_TUPLE: return push_container(NodeKind::tuple, stack_.size());
+      case Opcode::EMPTY_LIST: return push_container(NodeKind::list, stack_.size());
+      case Opcode::EMPTY_DICT: return push_container(NodeKind::dict, stack_.size());
+      case Opcode::EMPTY_SET: return push_container(NodeKind::set, stack_.size());
+      case Opcode::TUPLE1: case Opcode::TUPLE2: case Opcode::TUPLE3: {
+        std::size_t count = static_cast<std::size_t>(in.opcode) - static_cast<std::size_t>(Opcode::TUPLE1) + 1;
+        if (stack_.size() < count || stack_.size() - count < fence()) return underflow();
+        return push_container(NodeKind::tuple, stack_.size() - count);
+      }
+      case Opcode::TUPLE:
+        return pop_mark(mark) && push_container(NodeKind::tuple, mark);
+      case Opcode::LIST:
+        return pop_mark(mark) && push_container(NodeKind::list, mark);
+      case Opcode::FROZENSET:
+        return pop_mark(mark) && push_container(NodeKind::frozenset, mark);
+      case Opcode::DICT:
+        if (!pop_mark(mark)) return false;
+        if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for DICT");
+        return push_container(NodeKind::dict, mark);
+      case Opcode::APPEND:
+        if (stack_.size() < 2 || stack_.size() - 1 <= fence()) return underflow();
+        mutate(stack_.size() - 2, stack_.size() - 1, NodeKind::list);
+        return true;
+      case Opcode::APPENDS:
+        if (!pop_mark(mark)) return false;
+        if (mark > stack_.size() || mark <= fence()) return underflow();
+        if (mark == stack_.size()) return true;
+        mutate(mark - 1, mark, NodeKind::list);
+        return true;
+      case Opcode::SETITEM:
+        if (stack_.size() < 3 || stack_.size() - 2 <= fence()) return underflow();
+        mutate(stack_.size() - 3, stack_.size() - 2, NodeKind::dict);
+        return true;
+      case Opcode::SETITEMS:
+        if (!pop_mark(mark)) return false;
+        if (mark > stack_.size() || mark <= fence()) return underflow();
+        if (mark == stack_.size()) return true;
+        if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for SETITEMS");
+        mutate(mark - 1, mark, NodeKind::dict);
+        return true;
+      case Opcode::ADDITEMS:
+        if (!pop_mark(mark)) return false;
+        if (mark > stack_.size() || mark <= fence()) return underflow();
+        if (mark == stack_.size()) return true;
+        mutate(mark - 1, mark, NodeKind::set);
+        return true;
+      case Opcode::PUT: case Opcode::BINPUT: case Opcode::LONG_BINPUT:
+        return memo_put(static_cast<std::uint64_t>(in.integer.value));
+      case Opcode::MEMOIZE:
+        return memo_put(memo_entries_);
+      case Opcode::GET: case Opcode::BINGET: case Opcode::LONG_BINGET:
+        return memo_get(static_cast<std::uint64_t>(in.integer.value));
+      case Opcode::GLOBAL:
+        return push_global(std::string(in.text), std::string(in.name), GlobalSource::global_opcode);
+      case Opcode::STACK_GLOBAL: {
+        if (!pop(b) || !pop(a)) return false;  // name, then module
+        const std::string_view* module = is_node_kind(a, NodeKind::text) ? graph().as_text(a) : nullptr;
+        const std::string_view* name = is_node_kind(b, NodeKind::text) ? graph().as_text(b) : nullptr;
+        if (module == nullptr || name == nullptr) {
+          // Operands computed at load time (a call returning a str) resolve to a name we cannot know;
+          // constants of another type make CPython raise.
+          bool dynamic = (a.is_node() && graph().node(a.node).kind == NodeKind::call) ||
+                         (b.is_node() && graph().node(b.node).kind == NodeKind::call);
+          if (!dynamic) return fail_at("STACK_GLOBAL requires str");
+          return push_global("<computed at load time>", "<computed at load time>", GlobalSource::stack_global);
+        }
+        return push_global(std::string(*module), std::string(*name), GlobalSource::stack_global);
+      }
+      case Opcode::INST: {
+        if (!pop_mark(mark)) return false;
+        if (!push_global(std::string(in.text), std::string(in.name), GlobalSource::inst)) return false;
+        // The class was pushed for bookkeeping; take it back and call it with the marked items.
+        c = stack_.back();
+        stack_.pop_back();
+        std::size_t args_start = mark;
+        NodeId args_node;
+        if (!new_node(NodeKind::tuple, graph().add_children(), args_node)) return false;
+        append_children(args_node, args_start, stack_.size());
+        stack_.resize(args_start);
+        return push_call(c, Value::make_node(args_node), Value());
+      }
+      case Opcode::OBJ: {
+        if (!pop_mark(mark)) return false;
+        if (stack_.size() < mark + 1) return underflow();
+        c = stack_[mark];
+        NodeId args_node;
+        if (!new_node(NodeKind::tuple, graph().add_children(), args_node)) return false;
+        append_children(args_node, mark + 1, stack_.size());
+        stack_.resize(mark);
+        return push_call(c, Value::make_node(args_node), Value());
+      }
+      case Opcode::REDUCE:
+        if (!pop(b) || !pop(a)) return false;
+        return push_call(a, b, Value());
+      case Opcode::NEWOBJ:
+        if (!pop(b) || !pop(a)) return false;
+        return push_call(a, b, Value());
+      case Opcode::NEWOBJ_EX:
+        if (!pop(c) || !pop(b) || !pop(a)) return false;
+        return push_call(a, b, c);
+      case Opcode::BUILD:
+        if (stack_.size() < 2 || stack_.size() - 2 < fence()) return underflow();
+        b = stack_.back();
+        stack_.pop_back();
+        a = stack_.back();
+        if (a.is_node()) graph().node(a.node).built = true;
+        add_effect(EffectKind::build, a, b);
+        return true;
+      case Opcode::PERSID: {
+        NodeId text_node;
+        if (!new_node(NodeKind::text, graph().add_string_view(in.text), text_node)) return false;
+        a = Value::make_node(text_node);
+        [[fallthrough]];
+      }
+      case Opcode::BINPERSID: {
+        if (in.opcode == Opcode::BINPERSID && !pop(a)) return false;
+        NodeId id;
+        if (!new_node(NodeKind::persistent, graph().add_value(a), id)) return false;
+        add_effect(EffectKind::persistent_load, Value::make_node(id), a);
+        return push(Value::make_node(id));
+      }
+      case Opcode::EXT1: case Opcode::EXT2: case Opcode::EXT4: {
+        if (in.integer.value <= 0) return fail_at("EXT specifies code <= 0");
+        NodeId id;
+        if (!new_node(NodeKind::extension, static_cast<std::uint32_t>(in.integer.value), id)) return false;
+        add_effect(EffectKind::extension, Value::make_node(id), Value::make_int(in.integer.value));
+        return push(Value::make_node(id));
+      }
+      case Opcode::NEXT_BUFFER:
+        return push_node(NodeKind::buffer);
+      case Opcode::READONLY_BUFFER: {
+        if (stack_.size() <= fence()) return underflow();
+        NodeId id;
+        if (!new_node(NodeKind::readonly, graph().add_value(stack_.back()), id)) return false;
+        stack_.back() = Value::make_node(id);
+        return true;
+      }
+    }
+    return fail_at("unhandled opcode");
+  }
+
+  Decoder decoder_;
+  const Limits& limits_;
+  std::chrono::steady_clock::time_point deadline_;
+  PickleProgram program_;
+  std::vector<Value> stack_;
+  std::vector<std::size_t> marks_;
+  std::vector<Value> memo_dense_;
+  std::vector<bool> memo_present_;
+  std::unordered_map<std::uint64_t, Value> memo_sparse_;
+  std::uint64_t memo_entries_ = 0;
+  std::uint64_t container_items_ = 0;
+  std::uint64_t current_offset_ = 0;
+  Opcode current_opcode_ = Opcode::STOP;
+};
+
+}  // namespace
+
+PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
+                         std::chrono::steady_clock::time_point deadline) {
+  return Machine(input, start, limits, deadline).run();
+}
+
+}  // namespace picklewall::detail

@@ -1,0 +1,47 @@
+// Runs one pickle symbolically: the stack, memo and marks of CPython's C unpickler, but every object is a node
+// in an ObjectGraph and every import, call and BUILD is recorded as an Effect instead of happening.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "picklewall/limits.hpp"
+#include "picklewall/result.hpp"
+#include "pickle/object_graph.hpp"
+
+namespace picklewall::detail {
+
+// Why a pickle ended before STOP.
+struct PickleFailure {
+  ErrorCode code;        // malformed or limit_exceeded
+  std::string message;
+  std::uint64_t offset;  // where decoding or execution failed
+  std::string limit;     // name of the Limits field when code == limit_exceeded
+};
+
+struct PickleProgram {
+  ObjectGraph graph;
+  std::uint64_t start = 0;  // offset of the first opcode in the stream
+  std::uint64_t end = 0;    // offset after STOP, or of the failing opcode
+  bool stopped = false;     // reached STOP
+  std::optional<Value> root;        // what the load returns
+  std::uint64_t leftover_items = 0; // objects left on the stack under the root at STOP
+  std::vector<Value> leftover_values;  // the first few of them
+  std::optional<PickleFailure> failure;
+  int first_protocol = -1;  // argument of the first PROTO, -1 without one
+  int protocol = 0;         // protocol in force at the end (PROTO may appear more than once)
+  std::uint64_t opcode_count = 0;
+  std::uint64_t memo_overwrites = 0;   // PUTs to a memo key already holding a value
+  std::uint64_t first_memo_overwrite_offset = 0;
+  std::uint64_t dropped_scalars = 0;   // scalar container items not kept (big numeric lists)
+  std::uint64_t frames = 0;
+};
+
+// Runs from `start` until STOP, an error, or a limit. `deadline` bounds wall time for the whole file.
+PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
+                         std::chrono::steady_clock::time_point deadline);
+
+}  // namespace picklewall::detail

@@ -1,0 +1,53 @@
+#include <nlohmann/json.hpp>
+
+#include "picklewall/report.hpp"
+
+namespace picklewall {
+
+const char* version() { return PICKLEWALL_VERSION; }
+
+namespace {
+
+// Member names and messages come from hostile files: replace invalid UTF-8 instead of failing to render.
+std::string dump(const nlohmann::json& document) {
+  return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace
+
+std::string render_json(const std::vector<FileReport>& reports) {
+  nlohmann::json files = nlohmann::json::array();
+  std::size_t counts[4] = {};
+  for (const FileReport& report : reports) {
+    nlohmann::json findings = nlohmann::json::array();
+    for (const Finding& finding : report.findings) {
+      findings.push_back({{"rule", finding.rule},
+                          {"severity", to_string(finding.severity)},
+                          {"message", finding.message},
+                          {"member", finding.member},
+                          {"offset", finding.offset ? nlohmann::json(*finding.offset) : nlohmann::json(nullptr)},
+                          {"symbol", finding.symbol}});
+    }
+    files.push_back({{"path", report.path},
+                     {"format", report.format},
+                     {"verdict", to_string(report.verdict)},
+                     {"sha256", report.sha256},
+                     {"size", report.size},
+                     {"findings", std::move(findings)}});
+    ++counts[static_cast<int>(report.verdict)];
+  }
+  nlohmann::json document = {
+      {"schema", 1},
+      {"tool", {{"name", "picklewall"}, {"version", version()}}},
+      {"files", std::move(files)},
+      {"summary",
+       {{"files", reports.size()},
+        {"safe", counts[static_cast<int>(Verdict::safe)]},
+        {"suspicious", counts[static_cast<int>(Verdict::suspicious)]},
+        {"malicious", counts[static_cast<int>(Verdict::malicious)]},
+        {"error", counts[static_cast<int>(Verdict::error)]}}},
+  };
+  return dump(document);
+}
+
+}  // namespace picklewall

@@ -1,0 +1,76 @@
+#include "scan/file_walker.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include <sys/stat.h>
+
+namespace picklewall::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// (device, inode) of a directory, following symlinks, so a symlink loop is entered only once.
+bool directory_identity(const fs::path& path, std::pair<dev_t, ino_t>& identity) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return false;
+  identity = {info.st_dev, info.st_ino};
+  return true;
+}
+
+}  // namespace
+
+std::vector<WalkedPath> walk_paths(const std::vector<std::string>& paths, std::uint64_t max_files) {
+  std::vector<WalkedPath> out;
+  std::set<std::pair<dev_t, ino_t>> visited;
+  for (const std::string& given : paths) {
+    std::error_code error;
+    const fs::file_status status = fs::status(given, error);
+    if (error || !fs::exists(status)) {
+      out.push_back({given, "no such file or directory"});
+      continue;
+    }
+    if (fs::is_regular_file(status)) {
+      out.push_back({given, {}});
+      continue;
+    }
+    if (!fs::is_directory(status)) {
+      out.push_back({given, "not a regular file or directory"});
+      continue;
+    }
+    // Pre-order walk in name order with an explicit stack: a directory's entries are pushed in reverse.
+    std::vector<fs::path> pending{fs::path(given)};
+    bool first = true;
+    while (!pending.empty()) {
+      fs::path current = std::move(pending.back());
+      pending.pop_back();
+      std::error_code entry_error;
+      if (!first && fs::is_regular_file(current, entry_error)) {
+        if (out.size() >= max_files) return out;
+        out.push_back({current.string(), {}});
+        continue;
+      }
+      first = false;
+      if (!fs::is_directory(current, entry_error)) continue;  // sockets, fifos, devices, broken links
+      std::pair<dev_t, ino_t> identity;
+      if (directory_identity(current, identity) && !visited.insert(identity).second) continue;
+      std::vector<fs::path> entries;
+      fs::directory_iterator iterator(current, fs::directory_options::skip_permission_denied, error);
+      if (error) {
+        out.push_back({current.string(), "cannot list directory: " + error.message()});
+        continue;
+      }
+      for (const auto& entry : iterator) entries.push_back(entry.path());
+      std::sort(entries.begin(), entries.end());
+      for (auto it = entries.rbegin(); it != entries.rend(); ++it) pending.push_back(*it);
+    }
+  }
+  return out;
+}
+
+}  // namespace picklewall::detail

@@ -1,0 +1,17 @@
+// Expands command-line paths into the regular files to scan, in a deterministic order: arguments as given,
+// directory entries sorted by name, walked with an explicit stack. Symlinked directories are followed once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace picklewall::detail {
+
+struct WalkedPath {
+  std::string path;   // the given path, or the given directory joined with the relative path
+  std::string error;  // non-empty: the path could not be visited (reported as verdict error)
+};
+
+std::vector<WalkedPath> walk_paths(const std::vector<std::string>& paths, std::uint64_t max_files);
+
+}  // namespace picklewall::detail

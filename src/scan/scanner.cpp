@@ -1,0 +1,240 @@
+#include "picklewall/scan.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+#include "analysis/analyzer.hpp"
+#include "container/zip_archive.hpp"
+#include "io/mapped_file.hpp"
+#include "io/sha256.hpp"
+#include "pickle/pickle_stream.hpp"
+#include "scan/file_walker.hpp"
+#include "sniff/sniff.hpp"
+
+namespace picklewall {
+namespace {
+
+using detail::ContentKind;
+
+struct WorkItem {
+  std::span<const std::uint8_t> bytes;
+  std::string member;   // "" for the file itself
+  std::uint64_t depth;  // archives entered to reach it
+  bool tensor_record;   // a torch storage record: raw tensor bytes unless it is unmistakably a pickle
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+}
+
+// Scans one file's bytes: a queue of members instead of recursion, so nested archives cost no stack.
+class FileScan {
+ public:
+  FileScan(const ScanOptions& options, const Policy& policy)
+      : options_(options), policy_(policy),
+        deadline_(std::chrono::steady_clock::now() +
+                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double>(options.limits.max_seconds_per_file))) {}
+
+  std::string run(std::span<const std::uint8_t> bytes, std::vector<Finding>& findings) {
+    findings_ = &findings;
+    queue_.push_back(WorkItem{bytes, {}, 0, false});
+    std::string root_format;
+    while (!queue_.empty()) {
+      WorkItem item = std::move(queue_.front());
+      queue_.pop_front();
+      std::string format = process(item);
+      if (root_format.empty()) root_format = format;
+    }
+    return root_format;
+  }
+
+ private:
+  void add(const char* rule, Severity severity, const std::string& member, std::uint64_t offset, std::string message) {
+    findings_->push_back(Finding{rule, severity, std::move(message), member, offset, {}});
+  }
+
+  std::string process(const WorkItem& item) {
+    const ContentKind kind = detail::sniff(item.bytes);
+    if (item.tensor_record) {
+      // Storage records are raw tensor bytes that torch never unpickles. Only a complete pickle is worth a word.
+      if (kind != ContentKind::pickle_with_proto) return "tensor-data";
+      auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 1);
+      if (stream.pickles.empty() || !stream.pickles.front().stopped) return "tensor-data";
+      add("zip.pickle-in-tensor-record", Severity::suspicious, item.member, 0,
+          "a tensor storage record holds a complete pickle; torch does not load it, but nothing legitimate puts one here");
+      return scan_pickle(item, {});
+    }
+    switch (kind) {
+      case ContentKind::empty:
+        if (item.member.empty()) add("format.empty", Severity::info, item.member, 0, "empty file");
+        return "empty";
+      case ContentKind::pickle_with_proto:
+        return scan_pickle(item, {});
+      case ContentKind::zip:
+        return scan_zip(item);
+      case ContentKind::other: {
+        // Protocol 0/1 pickles have no magic: try, and call it a pickle only on evidence.
+        auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
+        if (!stream.pickles.empty() && detail::looks_like_pickle(stream.pickles.front(), item.bytes)) {
+          detail::analyze_stream(stream, policy_, item.member, {}, *findings_);
+          return "pickle";
+        }
+        add("format.unknown", Severity::info, item.member, 0,
+            "not a format picklewall recognises and not a pickle; nothing here would be unpickled");
+        return "unknown";
+      }
+      case ContentKind::safetensors:
+      case ContentKind::gguf:
+        add("format.data-only", Severity::info, item.member, 0,
+            std::string(detail::to_string(kind)) + " holds tensors and metadata only; loading it runs no code");
+        return std::string(detail::to_string(kind));
+      default:
+        add("format.not-analysed", Severity::suspicious, item.member, 0,
+            std::string(detail::to_string(kind)) +
+                " content is not unpacked by this version, so pickles inside it could not be checked");
+        return std::string(detail::to_string(kind));
+    }
+  }
+
+  std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected) {
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
+    detail::analyze_stream(stream, policy_, item.member, expected, *findings_);
+    return "pickle";
+  }
+
+  std::string scan_zip(const WorkItem& item) {
+    const std::string prefix = item.member.empty() ? "" : item.member + "/";
+    if (item.depth >= options_.limits.max_archive_depth) {
+      add("limit.max_archive_depth", Severity::suspicious, item.member, 0,
+          "archive nested deeper than max_archive_depth; its members were not scanned");
+      return "zip";
+    }
+    auto archive = detail::read_zip(item.bytes, options_.limits, prefix, *findings_);
+    if (!archive) {
+      add("zip.malformed", Severity::suspicious, item.member, 0,
+          "starts like a zip archive but cannot be read as one: " + archive.error().message);
+      return "zip";
+    }
+    const auto& entries = archive.value().entries;
+    std::string format = "zip";
+    // torch's rule: every record sits under the first entry's top folder; data.pkl is the pickle it loads.
+    std::string top_folder;
+    if (!entries.empty()) top_folder = entries.front().name.substr(0, entries.front().name.find('/'));
+    bool has_data_pickle = false, has_version = false, has_code = false, has_constants = false;
+    bool single_top_folder = true;
+    for (const auto& entry : entries) {
+      const std::string_view name = entry.name;
+      if (name.substr(0, name.find('/')) != top_folder) single_top_folder = false;
+      if (iequals(name, top_folder + "/data.pkl")) has_data_pickle = true;
+      if (iequals(name, top_folder + "/version") || iequals(name, top_folder + "/.data/version")) has_version = true;
+      if (iequals(name, top_folder + "/constants.pkl")) has_constants = true;
+      if (name.starts_with(top_folder + "/code/")) has_code = true;
+    }
+    const bool torch = has_data_pickle || has_constants;
+    if (torch) {
+      format = has_code ? "torchscript" : "pytorch-zip";
+      if (!single_top_folder)
+        add("torch.several-top-folders", Severity::suspicious, item.member, 0,
+            "records sit under more than one top folder; torch reads only those under '" + top_folder +
+                "', so other tools and torch see different files");
+      if (!has_version)
+        add("torch.no-version-record", Severity::info, item.member, 0,
+            "no version record: torch.load refuses this archive, though its pickles are scanned anyway");
+      if (has_code)
+        add("torch.torchscript-code", Severity::suspicious, item.member, 0,
+            "TorchScript archive: code/ holds Python source that torch.jit.load compiles and runs; it needs review "
+            "as code, not as data");
+    }
+    for (const auto& entry : entries) {
+      if (!entry.readable || entry.name.ends_with("/")) continue;
+      owned_.emplace_back();
+      auto data = detail::read_zip_entry(item.bytes, entry, options_.limits, owned_.back());
+      if (!data) {
+        add(data.error().code == ErrorCode::limit_exceeded ? "limit.max_decompressed_bytes" : "zip.unreadable-member",
+            Severity::suspicious, prefix + entry.name, entry.local_header_offset,
+            "member could not be read: " + data.error().message);
+        continue;
+      }
+      const bool tensor_record = torch && entry.name.starts_with(top_folder + "/data/");
+      if (!tensor_record && !detail::zip_crc_matches(entry, data.value()))
+        add("zip.crc-mismatch", Severity::suspicious, prefix + entry.name, entry.local_header_offset,
+            "CRC-32 does not match the member's bytes; torch ignores CRCs while Python's zipfile refuses the member, "
+            "a known way to blind other scanners");
+      queue_.push_back(WorkItem{data.value(), prefix + entry.name, item.depth + 1, tensor_record});
+    }
+    return format;
+  }
+
+  const ScanOptions& options_;
+  const Policy& policy_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::vector<Finding>* findings_ = nullptr;
+  std::deque<WorkItem> queue_;
+  std::deque<std::vector<std::uint8_t>> owned_;  // inflated members; a deque keeps spans into them valid
+};
+
+void order_findings(std::vector<Finding>& findings) {
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.severity != b.severity) return a.severity > b.severity;
+    if (a.member != b.member) return a.member < b.member;
+    return a.offset.value_or(0) < b.offset.value_or(0);
+  });
+}
+
+}  // namespace
+
+Result<Scanner> Scanner::create(ScanOptions options) {
+  if (!options.policy) {
+    auto policy = Policy::builtin();
+    if (!policy) return policy.error();
+    options.policy = policy.value();
+  }
+  return Scanner(std::move(options));
+}
+
+FileReport Scanner::scan_bytes(std::span<const std::uint8_t> bytes, const std::string& display_name) const {
+  FileReport report;
+  report.path = display_name;
+  report.size = bytes.size();
+  report.sha256 = detail::sha256_hex(bytes);
+  FileScan scan(options_, *options_.policy);
+  report.format = scan.run(bytes, report.findings);
+  order_findings(report.findings);
+  report.verdict = verdict_of(report.findings);
+  return report;
+}
+
+FileReport Scanner::scan_file(const std::string& path) const {
+  auto file = detail::MappedFile::open(path);
+  if (!file) {
+    FileReport report;
+    report.path = path;
+    report.format = "unreadable";
+    report.verdict = Verdict::error;
+    report.findings.push_back(Finding{"io.error", Severity::suspicious, file.error().message, {}, std::nullopt, {}});
+    return report;
+  }
+  return scan_bytes(file.value().bytes(), path);
+}
+
+std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& paths) const {
+  std::vector<FileReport> reports;
+  for (const auto& walked : detail::walk_paths(paths, options_.limits.max_files)) {
+    if (!walked.error.empty()) {
+      FileReport report;
+      report.path = walked.path;
+      report.format = "unreadable";
+      report.verdict = Verdict::error;
+      report.findings.push_back(Finding{"io.error", Severity::suspicious, walked.path + ": " + walked.error, {}, std::nullopt, {}});
+      reports.push_back(std::move(report));
+      continue;
+    }
+    reports.push_back(scan_file(walked.path));
+  }
+  return reports;
+}
+
+}  // namespace picklewall
