@@ -22,6 +22,9 @@ struct FileReport {
   std::string sha256;   // hex, empty when the file could not be read
   std::uint64_t size = 0;
   std::vector<Finding> findings;
+  // Every global a load would import (module.name after protocol < 3 renaming), sorted, without repeats:
+  // what the file asks the interpreter for, allowlisted or not.
+  std::vector<std::string> globals;
 };
 
 struct ScanOptions {

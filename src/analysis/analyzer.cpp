@@ -99,6 +99,11 @@ void analyze_pickle(const PickleProgram& program, const Policy& policy, const st
   }
 }
 
+void list_globals(const PickleStream& stream, std::vector<std::string>& globals) {
+  for (const PickleProgram& program : stream.pickles)
+    for (std::size_t i = 0; i < program.graph.global_count(); ++i) globals.push_back(program.graph.global(i).qualified());
+}
+
 void analyze_stream(const PickleStream& stream, const Policy& policy, const std::string& member,
                     const StreamExpectations& expected, std::vector<Finding>& findings) {
   const std::size_t count = stream.pickles.size();

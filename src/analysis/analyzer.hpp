@@ -16,6 +16,9 @@ namespace picklewall::detail {
 void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
                     std::vector<Finding>& findings);
 
+// Adds every global the stream imports to `globals` (unsorted; the caller sorts and de-duplicates).
+void list_globals(const PickleStream& stream, std::vector<std::string>& globals);
+
 struct StreamExpectations {
   std::size_t pickles = 1;      // how many pickles the format holds (legacy torch: 5)
   bool trailing_data = false;   // bytes after the last pickle are part of the format

@@ -180,9 +180,11 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
 // A dotted path matches a deny entry when any run of its parts does, starting at the module or at any
 // attribute of the walk: `pathlib.os.system` reaches `os.system` through pathlib's own import of os.
 const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const {
-  // Without an attribute walk only the whole path counts: `mymodel.io` is not the io module.
-  const bool walks = parts.size() > module_parts + 1;
-  for (std::size_t begin = 0; begin < parts.size(); ++begin) {
+  // Tails count for attribute walks, and for attributes of standard-library modules (`pickle.sys` is the sys
+  // module); a third-party `mymodel.copy` is more likely a function of that name than the copy module.
+  const bool walks = parts.size() > module_parts + 1 || stdlib.contains(std::string(parts.front()));
+  // Deepest start first, so the finding names what the walk reaches (`pickle.sys` is sys, not pickle).
+  for (std::size_t begin = parts.size(); begin-- > 0;) {
     if (begin != 0 && (!walks || begin < module_parts)) continue;
     for (std::size_t end = begin + 1; end <= parts.size(); ++end) {
       std::string path = join(parts, begin, end);

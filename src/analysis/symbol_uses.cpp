@@ -8,6 +8,13 @@
 namespace picklewall::detail {
 namespace {
 
+// pickle's own instance factories: the object they return is an instance of their first argument, so calling
+// them instantiates that class, and a BUILD on the result runs that class's __setstate__.
+bool is_instance_factory(const GlobalRef& ref) {
+  return ref.module == "copyreg" &&
+         (ref.name == "_reconstructor" || ref.name == "__newobj__" || ref.name == "__newobj_ex__");
+}
+
 class Collector {
  public:
   Collector(const PickleProgram& program, const std::string& member, std::vector<Finding>& findings)
@@ -40,6 +47,18 @@ class Collector {
  private:
   const Node* node_of(Value value) const { return value.is_node() ? &graph_.node(value.node) : nullptr; }
 
+  // The class a pickle instance factory instantiates: the first argument, when it is a global.
+  bool instantiated_class(const CallRecord& call, NodeId& cls) const {
+    const GlobalRef* callee = graph_.as_global(call.callee);
+    if (callee == nullptr || !is_instance_factory(*callee)) return false;
+    const Node* args = node_of(call.args);
+    if (args == nullptr || args->kind != NodeKind::tuple) return false;
+    const auto& items = graph_.children(args->index);
+    if (items.empty() || graph_.as_global(items.front()) == nullptr) return false;
+    cls = items.front().node;
+    return true;
+  }
+
   void mark(NodeId node, SymbolUse use, std::uint64_t offset) {
     GlobalUse& entry = uses_[node];
     entry.node = node;
@@ -62,6 +81,7 @@ class Collector {
         entry.first_call = effect.target;
         entry.has_call = true;
       }
+      if (NodeId cls; instantiated_class(call, cls)) mark(cls, SymbolUse::call, effect.offset);
       return;
     }
     if (callee != nullptr && callee->kind == NodeKind::extension) {
@@ -87,8 +107,11 @@ class Collector {
     const Node* target = node_of(effect.target);
     if (target != nullptr && target->kind == NodeKind::call) {
       const CallRecord& call = graph_.call(target->index);
-      if (const Node* callee = node_of(call.callee); callee != nullptr && callee->kind == NodeKind::global)
+      if (NodeId cls; instantiated_class(call, cls)) {
+        mark(cls, use, effect.offset);
+      } else if (const Node* callee = node_of(call.callee); callee != nullptr && callee->kind == NodeKind::global) {
         mark(call.callee.node, use, effect.offset);
+      }
       return;  // calls through anything else were reported as indirect calls already
     }
     if (target != nullptr && target->kind == NodeKind::global) {

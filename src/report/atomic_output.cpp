@@ -14,8 +14,9 @@ Status write_file_atomically(const std::string& path, const std::string& content
   const fs::path target(path);
   const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::random_device random;
-  const std::string temporary =
-      (directory / ("." + target.filename().string() + ".picklewall-" + std::to_string(random()) + ".tmp")).string();
+  std::string temporary_name = ".";
+  temporary_name.append(target.filename().string()).append(".picklewall-").append(std::to_string(random())).append(".tmp");
+  const std::string temporary = (directory / temporary_name).string();
   int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return Error{ErrorCode::io, "cannot create " + temporary + ": " + std::strerror(errno)};
   auto fail = [&](const char* what) -> Status {

@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "analysis/analyzer.hpp"
+#include "container/numpy_npy.hpp"
 #include "container/zip_archive.hpp"
 #include "io/mapped_file.hpp"
 #include "io/sha256.hpp"
@@ -24,6 +25,15 @@ struct WorkItem {
   bool tensor_record;   // a torch storage record: raw tensor bytes unless it is unmistakably a pickle
 };
 
+// torch's legacy format begins with a pickle of its magic number 0x1950a86a20f9469cfc6c (protocol 2, LONG1).
+constexpr std::uint8_t legacy_torch_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                               0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+bool is_legacy_torch(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= sizeof legacy_torch_magic &&
+         std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin());
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
@@ -38,8 +48,10 @@ class FileScan {
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       std::chrono::duration<double>(options.limits.max_seconds_per_file))) {}
 
-  std::string run(std::span<const std::uint8_t> bytes, std::vector<Finding>& findings) {
+  std::string run(std::span<const std::uint8_t> bytes, std::vector<Finding>& findings,
+                  std::vector<std::string>& globals) {
     findings_ = &findings;
+    globals_ = &globals;
     queue_.push_back(WorkItem{bytes, {}, 0, false});
     std::string root_format;
     while (!queue_.empty()) {
@@ -72,18 +84,28 @@ class FileScan {
         if (item.member.empty()) add("format.empty", Severity::info, item.member, 0, "empty file");
         return "empty";
       case ContentKind::pickle_with_proto:
+        if (is_legacy_torch(item.bytes)) {
+          // Five pickles (magic, protocol, system info, the object, storage keys), then raw storage bytes.
+          scan_pickle(item, detail::StreamExpectations{5, true}, 5);
+          return "pytorch-legacy";
+        }
         return scan_pickle(item, {});
+      case ContentKind::numpy_npy:
+        return scan_npy(item);
       case ContentKind::zip:
         return scan_zip(item);
       case ContentKind::other: {
         // Protocol 0/1 pickles have no magic: try, and call it a pickle only on evidence.
         auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
         if (!stream.pickles.empty() && detail::looks_like_pickle(stream.pickles.front(), item.bytes)) {
-          detail::analyze_stream(stream, policy_, item.member, {}, *findings_);
+          analyze(stream, item.member, {});
           return "pickle";
         }
-        add("format.unknown", Severity::info, item.member, 0,
-            "not a format picklewall recognises and not a pickle; nothing here would be unpickled");
+        // Members in no known format (torch's version and byteorder records, text files) are unremarkable;
+        // a top-level file is always reported so nothing is silently skipped.
+        if (item.member.empty())
+          add("format.unknown", Severity::info, item.member, 0,
+              "not a format picklewall recognises and not a pickle; nothing here would be unpickled");
         return "unknown";
       }
       case ContentKind::safetensors:
@@ -99,10 +121,33 @@ class FileScan {
     }
   }
 
-  std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected) {
-    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
-    detail::analyze_stream(stream, policy_, item.member, expected, *findings_);
+  void analyze(const detail::PickleStream& stream, const std::string& member,
+               const detail::StreamExpectations& expected) {
+    detail::analyze_stream(stream, policy_, member, expected, *findings_);
+    detail::list_globals(stream, *globals_);
+  }
+
+  std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected,
+                          std::uint64_t max_pickles = 0) {
+    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, max_pickles), item.member, expected);
     return "pickle";
+  }
+
+  std::string scan_npy(const WorkItem& item) {
+    auto header = detail::read_npy_header(item.bytes);
+    if (!header) {
+      add("numpy.malformed-header", Severity::suspicious, item.member, 0,
+          "starts like a .npy file but its header cannot be read: " + header.error().message);
+      return "numpy";
+    }
+    if (!header.value().has_object_dtype) return "numpy";
+    // numpy.load(allow_pickle=True) unpickles everything after the header.
+    const std::uint64_t offset = header.value().data_offset;
+    auto stream = detail::read_pickle_stream(item.bytes, offset, options_.limits, deadline_);
+    add("numpy.object-array", Severity::info, item.member, offset,
+        "object array: its data is a pickle that numpy.load(allow_pickle=True) runs; it was scanned");
+    analyze(stream, item.member, {});
+    return "numpy";
   }
 
   std::string scan_zip(const WorkItem& item) {
@@ -172,6 +217,7 @@ class FileScan {
   const Policy& policy_;
   std::chrono::steady_clock::time_point deadline_;
   std::vector<Finding>* findings_ = nullptr;
+  std::vector<std::string>* globals_ = nullptr;
   std::deque<WorkItem> queue_;
   std::deque<std::vector<std::uint8_t>> owned_;  // inflated members; a deque keeps spans into them valid
 };
@@ -201,7 +247,9 @@ FileReport Scanner::scan_bytes(std::span<const std::uint8_t> bytes, const std::s
   report.size = bytes.size();
   report.sha256 = detail::sha256_hex(bytes);
   FileScan scan(options_, *options_.policy);
-  report.format = scan.run(bytes, report.findings);
+  report.format = scan.run(bytes, report.findings, report.globals);
+  std::sort(report.globals.begin(), report.globals.end());
+  report.globals.erase(std::unique(report.globals.begin(), report.globals.end()), report.globals.end());
   order_findings(report.findings);
   report.verdict = verdict_of(report.findings);
   return report;

@@ -1,0 +1,60 @@
+#include "container/numpy_npy.hpp"
+
+#include <cstring>
+
+#include "io/checked.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+// numpy's reader refuses headers longer than this unless max_header_size is raised by the caller.
+constexpr std::uint64_t max_header_length = 10000;
+
+// True when a dtype string such as '|O', 'O', '<O8' or a field of a structured dtype names Python objects.
+bool names_object_dtype(std::string_view token) {
+  while (!token.empty() && (token.front() == '|' || token.front() == '<' || token.front() == '>' || token.front() == '='))
+    token.remove_prefix(1);
+  return !token.empty() && token.front() == 'O' && token.find_first_not_of("O0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
+    return Error{ErrorCode::malformed, "not a .npy file"};
+  NpyHeader header;
+  header.major = bytes[6];
+  header.minor = bytes[7];
+  std::uint64_t length_offset = 8, length_width;
+  if (header.major == 1) length_width = 2;
+  else if (header.major == 2 || header.major == 3) length_width = 4;
+  else return Error{ErrorCode::malformed, ".npy format version " + std::to_string(header.major) + " is unknown"};
+  if (!range_fits(length_offset, length_width, bytes.size())) return Error{ErrorCode::malformed, ".npy header truncated"};
+  const std::uint64_t length = load_le(bytes.data() + length_offset, static_cast<int>(length_width));
+  if (length > max_header_length)
+    return Error{ErrorCode::limit_exceeded, ".npy header of " + std::to_string(length) + " bytes exceeds numpy's 10000-byte cap"};
+  auto text = checked_subspan(bytes, length_offset + length_width, length);
+  if (!text) return Error{ErrorCode::malformed, ".npy header runs past the end of the file"};
+  header.header.assign(reinterpret_cast<const char*>(text->data()), text->size());
+  header.data_offset = length_offset + length_width + length;
+  const auto descr = header.header.find("'descr'");
+  if (descr == std::string::npos) return Error{ErrorCode::malformed, ".npy header has no 'descr'"};
+  // Inspect every quoted token of the descr value (a string, or a list of fields for structured dtypes).
+  const auto value_end = header.header.find("'fortran_order'", descr);
+  const auto shape_at = header.header.find("'shape'", descr);
+  std::size_t end = std::min(value_end == std::string::npos ? header.header.size() : value_end,
+                             shape_at == std::string::npos ? header.header.size() : shape_at);
+  if (end < descr) end = header.header.size();
+  std::string_view value(header.header.data() + descr + 7, end - descr - 7);
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '\'' && value[i] != '"') continue;
+    const char quote = value[i];
+    const auto close = value.find(quote, i + 1);
+    if (close == std::string_view::npos) break;
+    if (names_object_dtype(value.substr(i + 1, close - i - 1))) header.has_object_dtype = true;
+    i = close;
+  }
+  return header;
+}
+
+}  // namespace picklewall::detail

@@ -1,0 +1,23 @@
+// NumPy .npy: magic, version, a header that is the repr of a dict (descr, fortran_order, shape), then data.
+// Object arrays store their data as a pickle of the whole array: that pickle is what a load would run.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "picklewall/result.hpp"
+
+namespace picklewall::detail {
+
+struct NpyHeader {
+  int major = 0;
+  int minor = 0;
+  std::string header;           // the dict text
+  std::uint64_t data_offset = 0;
+  bool has_object_dtype = false;  // data is a pickle
+};
+
+Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes);
+
+}  // namespace picklewall::detail

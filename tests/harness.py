@@ -1,0 +1,58 @@
+"""Shared test helpers: run the real picklewall binary, and the real loaders in child processes."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def picklewall_binary() -> str:
+    binary = os.environ.get("PICKLEWALL_BIN", str(ROOT / "build" / "picklewall"))
+    if not Path(binary).is_file():
+        pytest.exit(f"picklewall binary not found at {binary}; build first or set PICKLEWALL_BIN", returncode=2)
+    return binary
+
+
+class Scan:
+    def __init__(self, completed: subprocess.CompletedProcess):
+        self.returncode = completed.returncode
+        self.stderr = completed.stderr
+        self.report = json.loads(completed.stdout) if completed.stdout.strip() else None
+
+    def file(self, index: int = 0) -> dict:
+        return self.report["files"][index]
+
+    def by_path(self) -> dict:
+        return {f["path"]: f for f in self.report["files"]}
+
+
+def run_scan(*arguments, timeout: float = 300) -> Scan:
+    completed = subprocess.run([picklewall_binary(), "scan", "--format", "json", *map(str, arguments)],
+                               capture_output=True, text=True, timeout=timeout)
+    assert completed.returncode in (0, 1, 2), f"picklewall crashed: rc={completed.returncode} {completed.stderr}"
+    return Scan(completed)
+
+
+LOADERS = {
+    "pickle": "import pickle\nwith open(PATH, 'rb') as f:\n    pickle.load(f)",
+    "pickle-twice": "import pickle\nwith open(PATH, 'rb') as f:\n    pickle.load(f)\n    pickle.load(f)",
+    "torch": "import torch\ntorch.load(PATH, weights_only=False)",
+    "numpy": "import numpy\nnumpy.load(PATH, allow_pickle=True)",
+    "joblib": "import joblib\njoblib.load(PATH)",
+}
+
+
+def load_in_child(loader: str, path: Path, marker: Path, setup: str = "", check: str = "") -> subprocess.CompletedProcess:
+    """Loads `path` with a real loader in a child process. Errors raised after the payload ran are expected."""
+    body = LOADERS[loader]
+    after = "" if check in ("", "__EXIT__") else check
+    code = (f"PATH = {str(path)!r}\nMARKER = {str(marker)!r}\n{setup}\n"
+            f"try:\n" + "".join(f"    {line}\n" for line in body.splitlines()) +
+            f"except Exception as error:\n    print('loader raised:', type(error).__name__, error)\n{after}\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(path.parent))
+
