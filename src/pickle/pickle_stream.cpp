@@ -1,14 +1,40 @@
 #include "pickle/pickle_stream.hpp"
 
 namespace picklewall::detail {
+namespace {
+
+// A dotted Python identifier (ASCII letters, digits, underscores; or any non-ASCII byte, as identifiers may be).
+bool is_module_name(std::string_view text) {
+  if (text.empty()) return false;
+  bool at_start = true;
+  for (unsigned char c : text) {
+    if (c == '.') {
+      if (at_start) return false;
+      at_start = true;
+      continue;
+    }
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+    if (!letter && !(c >= '0' && c <= '9' && !at_start)) return false;
+    at_start = false;
+  }
+  return !at_start;
+}
+
+}  // namespace
 
 bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_t> input) {
   if (program.start + 1 < input.size() && input[program.start] == static_cast<std::uint8_t>(Opcode::PROTO) &&
       input[program.start + 1] <= 5)
     return true;
   if (program.stopped) return true;
-  for (const Effect& effect : program.graph.effects())
+  // Any effect is evidence, and so is importing a module a real interpreter could find: CPython imports it
+  // (running the module's top level) before whatever breaks later.
+  const ObjectGraph& graph = program.graph;
+  for (const Effect& effect : graph.effects()) {
     if (effect.kind != EffectKind::import_global) return true;
+    const GlobalRef* ref = graph.as_global(effect.target);
+    if (ref != nullptr && is_module_name(ref->module)) return true;
+  }
   return false;
 }
 

@@ -25,7 +25,8 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
                                 std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles = 0);
 
 // True when the program is evidence that the bytes really are a pickle (and not text that happens to start with
-// an opcode byte): it begins with PROTO, reaches STOP, or has an effect beyond importing a name.
+// an opcode byte): it begins with PROTO, reaches STOP, calls or builds something, or imports a module name that
+// an interpreter could actually import.
 bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_t> input);
 
 }  // namespace picklewall::detail
