@@ -11,6 +11,9 @@ struct Limits {
   std::uint64_t max_opcodes = 200'000'000;      // per pickle stream
   std::uint64_t max_stack_depth = 1'000'000;    // objects on the VM stack at once
   std::uint64_t max_marks = 100'000;            // open MARKs (nesting of tuples/lists/dicts built with MARK)
+  // Containers nested deeper than this: CPython's pickler recurses per level, so no real writer gets near it,
+  // and whatever walks the loaded object recursively would crash on it.
+  std::uint64_t max_nesting_depth = 100'000;
   std::uint64_t max_memo_entries = 10'000'000;  // distinct memo keys
   std::uint64_t max_graph_nodes = 50'000'000;   // object-graph nodes kept per stream (containers, strings, calls)
   std::uint64_t max_container_items = 100'000'000;  // container children kept across the stream
@@ -19,8 +22,10 @@ struct Limits {
   // Containers and files.
   std::uint64_t max_archive_members = 100'000;  // members of one archive
   std::uint64_t max_archive_depth = 4;          // archives inside archives
-  std::uint64_t max_decompressed_bytes = 4ull << 30;  // per member after inflating
-  std::uint64_t max_decompression_ratio = 2000;  // inflated bytes per compressed byte
+  std::uint64_t max_decompressed_bytes = 1ull << 30;  // per member after inflating
+  // Inflated bytes per compressed byte. Single-pass deflate tops out near 1032:1, so this catches bombs built
+  // from runs of zeros while real pickles (about 2-10:1) never come close.
+  std::uint64_t max_decompression_ratio = 1000;
   std::uint64_t max_files = 10'000'000;          // files visited by one directory walk
   // Time: checked every few thousand opcodes, so one hostile file cannot stall a batch.
   double max_seconds_per_file = 120.0;

@@ -19,6 +19,7 @@ std::uint32_t ObjectGraph::add_string_copy(std::string text) {
 
 std::uint32_t ObjectGraph::add_children() {
   children_.emplace_back();
+  depths_.push_back(1);
   return static_cast<std::uint32_t>(children_.size() - 1);
 }
 

@@ -111,6 +111,15 @@ class ObjectGraph {
   std::uint32_t add_children();
   std::vector<Value>& children(std::uint32_t id) { return children_[id]; }
   const std::vector<Value>& children(std::uint32_t id) const { return children_[id]; }
+  // Nesting depth of a container (1 + its deepest child), kept as children arrive.
+  std::uint32_t& depth(std::uint32_t children_id) { return depths_[children_id]; }
+  std::uint32_t depth_of(Value value) const {
+    if (!value.is_node()) return 0;
+    const Node& n = nodes_[value.node];
+    const bool container = n.kind == NodeKind::tuple || n.kind == NodeKind::list || n.kind == NodeKind::dict ||
+                           n.kind == NodeKind::set || n.kind == NodeKind::frozenset;
+    return container ? depths_[n.index] : 0;
+  }
 
   std::uint32_t add_global(GlobalRef ref);
   const GlobalRef& global(std::uint32_t id) const { return globals_[id]; }
@@ -136,6 +145,7 @@ class ObjectGraph {
   std::vector<std::string_view> strings_;
   std::deque<std::string> owned_strings_;  // deque: views into it stay valid as it grows
   std::vector<std::vector<Value>> children_;
+  std::vector<std::uint32_t> depths_;
   std::vector<GlobalRef> globals_;
   std::vector<CallRecord> calls_;
   std::vector<Value> values_;

@@ -26,7 +26,8 @@ bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_
   if (program.start + 1 < input.size() && input[program.start] == static_cast<std::uint8_t>(Opcode::PROTO) &&
       input[program.start + 1] <= 5)
     return true;
-  if (program.stopped) return true;
+  // Stopping at a limit means it was not fully read: never call that "not a pickle".
+  if (program.stopped || (program.failure && program.failure->code == ErrorCode::limit_exceeded)) return true;
   // Any effect is evidence, and so is importing a module a real interpreter could find: CPython imports it
   // (running the module's top level) before whatever breaks later.
   const ObjectGraph& graph = program.graph;

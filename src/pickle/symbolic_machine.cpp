@@ -64,6 +64,8 @@ class Machine {
       Status status = decoder_.next(instruction);
       if (!status) {
         fail(status.error().code, status.error().message, decoder_.position());
+        // The decoder's one budget is the length of a text-protocol line.
+        if (status.error().code == ErrorCode::limit_exceeded) program_.failure->limit = "max_line_bytes";
         break;
       }
       ++program_.opcode_count;
@@ -126,13 +128,22 @@ class Machine {
   bool push_container(NodeKind kind, std::size_t from) {
     NodeId id;
     if (!new_node(kind, graph().add_children(), id)) return false;
-    append_children(id, from, stack_.size());
+    if (!append_children(id, from, stack_.size())) return false;
     stack_.resize(from);
     return push(Value::make_node(id));
   }
-  void append_children(NodeId id, std::size_t from, std::size_t to) {
-    auto& kids = graph().children(graph().node(id).index);
+  bool append_children(NodeId id, std::size_t from, std::size_t to) {
+    const std::uint32_t children_id = graph().node(id).index;
+    auto& kids = graph().children(children_id);
+    std::uint32_t& depth = graph().depth(children_id);
     for (std::size_t i = from; i < to; ++i) {
+      const std::uint32_t child_depth = graph().depth_of(stack_[i]);
+      if (child_depth + 1 > depth) {
+        depth = child_depth + 1;
+        if (depth > limits_.max_nesting_depth)
+          return fail_limit("max_nesting_depth",
+                            "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
+      }
       if (!stack_[i].is_node() && kids.size() >= scalars_kept_per_container) {
         ++program_.dropped_scalars;
         continue;
@@ -144,6 +155,7 @@ class Machine {
       ++container_items_;
       kids.push_back(stack_[i]);
     }
+    return true;
   }
 
   bool push_text(const Instruction& in, NodeKind kind) {
@@ -185,15 +197,16 @@ class Machine {
   }
 
   // APPEND/SETITEM/ADDITEMS: a plain container takes the items; anything else has a method called on it.
-  void mutate(std::size_t target_index, std::size_t from, NodeKind plain_kind) {
+  bool mutate(std::size_t target_index, std::size_t from, NodeKind plain_kind) {
     Value target = stack_[target_index];
     if (is_node_kind(target, plain_kind)) {
-      append_children(target.node, from, stack_.size());
+      if (!append_children(target.node, from, stack_.size())) return false;
     } else {
       if (target.is_node()) graph().node(target.node).mutated = true;
       add_effect(EffectKind::mutate, target, from < stack_.size() ? stack_[from] : Value());
     }
     stack_.resize(from);
+    return true;
   }
 
   void note_discard(Value value) {
@@ -318,31 +331,26 @@ class Machine {
         return push_container(NodeKind::dict, mark);
       case Opcode::APPEND:
         if (stack_.size() < 2 || stack_.size() - 1 <= fence()) return underflow();
-        mutate(stack_.size() - 2, stack_.size() - 1, NodeKind::list);
-        return true;
+        return mutate(stack_.size() - 2, stack_.size() - 1, NodeKind::list);
       case Opcode::APPENDS:
         if (!pop_mark(mark)) return false;
         if (mark > stack_.size() || mark <= fence()) return underflow();
         if (mark == stack_.size()) return true;
-        mutate(mark - 1, mark, NodeKind::list);
-        return true;
+        return mutate(mark - 1, mark, NodeKind::list);
       case Opcode::SETITEM:
         if (stack_.size() < 3 || stack_.size() - 2 <= fence()) return underflow();
-        mutate(stack_.size() - 3, stack_.size() - 2, NodeKind::dict);
-        return true;
+        return mutate(stack_.size() - 3, stack_.size() - 2, NodeKind::dict);
       case Opcode::SETITEMS:
         if (!pop_mark(mark)) return false;
         if (mark > stack_.size() || mark <= fence()) return underflow();
         if (mark == stack_.size()) return true;
         if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for SETITEMS");
-        mutate(mark - 1, mark, NodeKind::dict);
-        return true;
+        return mutate(mark - 1, mark, NodeKind::dict);
       case Opcode::ADDITEMS:
         if (!pop_mark(mark)) return false;
         if (mark > stack_.size() || mark <= fence()) return underflow();
         if (mark == stack_.size()) return true;
-        mutate(mark - 1, mark, NodeKind::set);
-        return true;
+        return mutate(mark - 1, mark, NodeKind::set);
       case Opcode::PUT: case Opcode::BINPUT: case Opcode::LONG_BINPUT:
         return memo_put(static_cast<std::uint64_t>(in.integer.value));
       case Opcode::MEMOIZE:
@@ -374,7 +382,7 @@ class Machine {
         std::size_t args_start = mark;
         NodeId args_node;
         if (!new_node(NodeKind::tuple, graph().add_children(), args_node)) return false;
-        append_children(args_node, args_start, stack_.size());
+        if (!append_children(args_node, args_start, stack_.size())) return false;
         stack_.resize(args_start);
         return push_call(c, Value::make_node(args_node), Value());
       }
@@ -384,7 +392,7 @@ class Machine {
         c = stack_[mark];
         NodeId args_node;
         if (!new_node(NodeKind::tuple, graph().add_children(), args_node)) return false;
-        append_children(args_node, mark + 1, stack_.size());
+        if (!append_children(args_node, mark + 1, stack_.size())) return false;
         stack_.resize(mark);
         return push_call(c, Value::make_node(args_node), Value());
       }

@@ -23,6 +23,7 @@ struct WorkItem {
   std::string member;   // "" for the file itself
   std::uint64_t depth;  // archives entered to reach it
   bool tensor_record;   // a torch storage record: raw tensor bytes unless it is unmistakably a pickle
+  bool unpickled_by_loader = false;  // the loader unpickles this member (torch's data.pkl, constants.pkl)
 };
 
 // torch's legacy format begins with a pickle of its magic number 0x1950a86a20f9469cfc6c (protocol 2, LONG1).
@@ -106,6 +107,9 @@ class FileScan {
         if (item.member.empty())
           add("format.unknown", Severity::info, item.member, 0,
               "not a format picklewall recognises and not a pickle; nothing here would be unpickled");
+        if (item.unpickled_by_loader)
+          add("torch.pickle-record-unreadable", Severity::suspicious, item.member, 0,
+              "the record torch unpickles is not a pickle: torch.load fails on it, and nothing legitimate writes it");
         return "unknown";
       }
       case ContentKind::safetensors:
@@ -204,11 +208,13 @@ class FileScan {
         continue;
       }
       const bool tensor_record = torch && entry.name.starts_with(top_folder + "/data/");
+      const bool unpickled = torch && (iequals(entry.name, top_folder + "/data.pkl") ||
+                                       iequals(entry.name, top_folder + "/constants.pkl"));
       if (!tensor_record && !detail::zip_crc_matches(entry, data.value()))
         add("zip.crc-mismatch", Severity::suspicious, prefix + entry.name, entry.local_header_offset,
             "CRC-32 does not match the member's bytes; torch ignores CRCs while Python's zipfile refuses the member, "
             "a known way to blind other scanners");
-      queue_.push_back(WorkItem{data.value(), prefix + entry.name, item.depth + 1, tensor_record});
+      queue_.push_back(WorkItem{data.value(), prefix + entry.name, item.depth + 1, tensor_record, unpickled});
     }
     return format;
   }

@@ -1,0 +1,79 @@
+#include "pickle/decoder.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+using namespace picklewall;
+using namespace picklewall::detail;
+using namespace std::string_literals;
+
+namespace {
+
+Status decode_one(const std::string& data, Instruction& out) {
+  Decoder decoder(test::bytes_of(data), 0, 1'000'000);
+  return decoder.next(out);
+}
+
+}  // namespace
+
+TEST(Decoder, GlobalReadsTwoUtf8Lines) {
+  Instruction in;
+  ASSERT_TRUE(decode_one("cos\nsystem\n", in).ok());
+  EXPECT_EQ(in.opcode, Opcode::GLOBAL);
+  EXPECT_EQ(in.text, "os");
+  EXPECT_EQ(in.name, "system");
+  EXPECT_FALSE(decode_one("cos\nsys", in).ok());          // line without newline
+  EXPECT_FALSE(decode_one("c\nsystem\n", in).ok());       // empty module
+  EXPECT_FALSE(decode_one("c\xff\nsystem\n", in).ok());   // not UTF-8
+}
+
+TEST(Decoder, InstNamesMustBeAscii) {
+  Instruction in;
+  EXPECT_TRUE(decode_one("ios\nsystem\n", in).ok());
+  EXPECT_FALSE(decode_one("i\xc3\xa9\nsystem\n", in).ok());
+}
+
+TEST(Decoder, CountedPayloadsAreViewsAndBounded) {
+  Instruction in;
+  const std::string data = "B"s + test::u32(3) + "abc";
+  ASSERT_TRUE(decode_one(data, in).ok());
+  EXPECT_EQ(in.text, "abc");
+  EXPECT_EQ(in.text.data(), data.data() + 5);  // not copied
+  EXPECT_FALSE(decode_one("B"s + test::u32(4) + "abc", in).ok());
+}
+
+TEST(Decoder, HugeDeclaredLengthsFailCleanly) {
+  Instruction in;
+  EXPECT_FALSE(decode_one("\x8e"s + test::u64(1ull << 63) + "x", in).ok());          // BINBYTES8 2^63
+  EXPECT_FALSE(decode_one("\x8e"s + test::u64(~0ull) + "x", in).ok());               // 2^64-1
+  EXPECT_FALSE(decode_one("\x8d"s + test::u64((1ull << 63) - 1) + "x", in).ok());    // BINUNICODE8
+  EXPECT_FALSE(decode_one("\x95"s + test::u64(1ull << 62) + ".", in).ok());          // FRAME past the end
+  EXPECT_FALSE(decode_one("T"s + test::u32(0x80000000u) + "x", in).ok());            // BINSTRING negative
+  EXPECT_FALSE(decode_one("\x8b"s + test::u32(0xFFFFFFFFu) + "x", in).ok());         // LONG4 negative
+}
+
+TEST(Decoder, Long1SignExtends) {
+  Instruction in;
+  ASSERT_TRUE(decode_one("\x8a\x01\xff", in).ok());
+  EXPECT_EQ(in.integer.value, -1);
+  ASSERT_TRUE(decode_one("\x8a\x02\x00\x80"s, in).ok());
+  EXPECT_EQ(in.integer.value, -32768);
+  ASSERT_TRUE(decode_one("\x8a\x09\x00\x00\x00\x00\x00\x00\x00\x00\x01"s, in).ok());
+  EXPECT_FALSE(in.integer.fits);
+}
+
+TEST(Decoder, UnknownOpcodeAndEndOfData) {
+  Instruction in;
+  EXPECT_FALSE(decode_one("\xff", in).ok());
+  EXPECT_FALSE(decode_one("", in).ok());
+}
+
+TEST(Decoder, LineLimitIsALimitError) {
+  const std::string line = "I" + std::string(100, '1') + "\n";
+  Decoder decoder(test::bytes_of(line), 0, 10);
+  Instruction in;
+  Status status = decoder.next(in);
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error().code, ErrorCode::limit_exceeded);
+}

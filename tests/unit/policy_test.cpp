@@ -1,0 +1,87 @@
+#include "picklewall/policy.hpp"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+using namespace picklewall;
+
+namespace {
+std::shared_ptr<Policy> builtin_policy() {
+  auto policy = Policy::builtin();
+  EXPECT_TRUE(policy.ok());
+  return policy.value();
+}
+}  // namespace
+
+TEST(Policy, DataReconstructionIsAllowedForItsUses) {
+  auto policy = builtin_policy();
+  EXPECT_EQ(policy->judge("torch._utils", "_rebuild_tensor_v2", SymbolUse::call).severity, Severity::info);
+  EXPECT_EQ(policy->judge("torch", "FloatStorage", SymbolUse::persistent_id).severity, Severity::info);
+  EXPECT_EQ(policy->judge("collections", "OrderedDict", SymbolUse::mutate).severity, Severity::info);
+}
+
+TEST(Policy, AllowedSymbolUsedOtherwiseIsSuspicious) {
+  auto policy = builtin_policy();
+  auto judgement = policy->judge("torch", "FloatStorage", SymbolUse::call);
+  EXPECT_EQ(judgement.severity, Severity::suspicious);
+  EXPECT_EQ(judgement.rule, "global.unexpected-use");
+}
+
+TEST(Policy, DangerousFamiliesAreMalicious) {
+  auto policy = builtin_policy();
+  EXPECT_EQ(policy->judge("builtins", "exec", SymbolUse::call).severity, Severity::malicious);
+  EXPECT_EQ(policy->judge("os", "system", SymbolUse::reference).severity, Severity::malicious);
+  EXPECT_EQ(policy->judge("asyncio.unix_events", "anything", SymbolUse::call).severity, Severity::malicious);
+  EXPECT_EQ(policy->judge("pathlib", "os.system", SymbolUse::call).severity, Severity::malicious);
+  EXPECT_EQ(policy->judge("torch.utils.collect_env", "run", SymbolUse::call).severity, Severity::malicious);
+}
+
+TEST(Policy, StdlibCallsOutsideTheAllowlistAreMalicious) {
+  auto policy = builtin_policy();
+  auto judgement = policy->judge("textwrap", "dedent", SymbolUse::call);
+  EXPECT_EQ(judgement.severity, Severity::malicious);
+  EXPECT_EQ(judgement.rule, "global.stdlib-call");
+  EXPECT_EQ(policy->judge("textwrap", "dedent", SymbolUse::reference).severity, Severity::suspicious);
+}
+
+TEST(Policy, UnknownThirdPartyCodeIsSuspicious) {
+  auto policy = builtin_policy();
+  auto judgement = policy->judge("sklearn.linear_model", "LogisticRegression", SymbolUse::call);
+  EXPECT_EQ(judgement.severity, Severity::suspicious);
+  EXPECT_EQ(judgement.rule, "global.unknown");
+  // A third-party attribute that shares a name with a module is not that module.
+  EXPECT_EQ(policy->judge("mymodel", "copy", SymbolUse::call).severity, Severity::suspicious);
+}
+
+TEST(Policy, DunderWalksAreMalicious) {
+  auto policy = builtin_policy();
+  EXPECT_EQ(policy->judge("torch._utils", "_rebuild_tensor_v2.__globals__", SymbolUse::reference).rule,
+            "global.dunder-walk");
+}
+
+TEST(Policy, UserTrustPolicyExtendsTheBuiltin) {
+  const std::string path = ::testing::TempDir() + "trust.toml";
+  std::ofstream(path) << "[policy]\nname = \"sklearn-trust\"\n[[trust]]\nreason = \"scikit-learn estimators\"\n"
+                         "effects = [\"reference\", \"call\", \"build\"]\nmodules = [\"sklearn\"]\n";
+  auto policy = Policy::with_files({path});
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  auto judgement = policy.value()->judge("sklearn.linear_model", "LogisticRegression", SymbolUse::build);
+  EXPECT_EQ(judgement.severity, Severity::info);
+  EXPECT_EQ(judgement.rule, "global.trusted");
+  EXPECT_NE(policy.value()->fingerprint(), builtin_policy()->fingerprint());
+  // Trust never overrides a dangerous family.
+  EXPECT_EQ(policy.value()->judge("os", "system", SymbolUse::call).severity, Severity::malicious);
+}
+
+TEST(Policy, BadPolicyFilesAreClearErrors) {
+  const std::string path = ::testing::TempDir() + "bad.toml";
+  std::ofstream(path) << "[[allow]]\nreason = \"x\"\neffects = [\"teleport\"]\nsymbols = [\"a.b\"]\n";
+  auto policy = Policy::with_files({path});
+  ASSERT_FALSE(policy.ok());
+  EXPECT_EQ(policy.error().code, ErrorCode::invalid_policy);
+  EXPECT_NE(policy.error().message.find("teleport"), std::string::npos);
+  std::ofstream(path) << "not = [toml";
+  EXPECT_FALSE(Policy::with_files({path}).ok());
+  EXPECT_FALSE(Policy::with_files({"/nonexistent/policy.toml"}).ok());
+}

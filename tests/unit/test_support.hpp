@@ -1,0 +1,42 @@
+// Small helpers for building pickle bytes in tests.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "picklewall/limits.hpp"
+#include "pickle/pickle_stream.hpp"
+#include "pickle/symbolic_machine.hpp"
+
+namespace picklewall::test {
+
+inline std::span<const std::uint8_t> bytes_of(const std::string& text) {
+  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
+}
+
+inline detail::PickleProgram run(const std::string& pickle, const Limits& limits = {}) {
+  return detail::run_pickle(bytes_of(pickle), 0, limits, std::chrono::steady_clock::now() + std::chrono::seconds(60));
+}
+
+inline std::vector<std::string> globals_of(const detail::PickleProgram& program) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < program.graph.global_count(); ++i) out.push_back(program.graph.global(i).qualified());
+  return out;
+}
+
+inline std::string u32(std::uint32_t value) {
+  std::string out(4, '\0');
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xFF);
+  return out;
+}
+
+inline std::string u64(std::uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xFF);
+  return out;
+}
+
+}  // namespace picklewall::test

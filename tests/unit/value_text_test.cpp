@@ -1,0 +1,28 @@
+#include "pickle/value_text.hpp"
+
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+using namespace picklewall::detail;
+
+TEST(ValueText, RendersCallsLikePython) {
+  auto program = picklewall::test::run("cos\nsystem\n(S'echo hi'\ntR.");
+  EXPECT_EQ(value_text(program.graph, *program.root), "os.system('echo hi')");
+}
+
+TEST(ValueText, CyclesAndDeepNestingAreBounded) {
+  // A list that contains itself, and a chain of 100k nested lists.
+  auto cyclic = picklewall::test::run(std::string("]q\x00h\x00" "a.", 6));
+  EXPECT_LE(value_text(cyclic.graph, *cyclic.root, 200).size(), 210u);
+  std::string deep(100'000, ']');
+  deep += std::string(99'999, 'a') + ".";
+  auto nested = picklewall::test::run(deep);
+  ASSERT_TRUE(nested.stopped);
+  EXPECT_LE(value_text(nested.graph, *nested.root, 200).size(), 210u);
+}
+
+TEST(ValueText, QuotesHostileText) {
+  EXPECT_EQ(quote_text("a'\n\x01", 10), "'a\\'\\n\\x01'");
+  EXPECT_EQ(quote_text(std::string(20, 'x'), 5), "'xxxxx...' (20 bytes)");
+}
