@@ -8,12 +8,14 @@ using namespace picklewall::detail;
 
 TEST(ValueText, RendersCallsLikePython) {
   auto program = picklewall::test::run("cos\nsystem\n(S'echo hi'\ntR.");
+  ASSERT_TRUE(program.root.has_value());
   EXPECT_EQ(value_text(program.graph, *program.root), "os.system('echo hi')");
 }
 
 TEST(ValueText, CyclesAndDeepNestingAreBounded) {
   // A list that contains itself, and a chain of 100k nested lists.
-  auto cyclic = picklewall::test::run(std::string("]q\x00h\x00" "a.", 6));
+  auto cyclic = picklewall::test::run(std::string("]q\x00h\x00" "a.", 7));
+  ASSERT_TRUE(cyclic.root.has_value());
   EXPECT_LE(value_text(cyclic.graph, *cyclic.root, 200).size(), 210u);
   std::string deep(100'000, ']');
   deep += std::string(99'999, 'a') + ".";
