@@ -49,6 +49,8 @@ class Scanner {
 
  private:
   explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
+  FileReport scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
+                          std::string sha256) const;
   ScanOptions options_;
 };
 

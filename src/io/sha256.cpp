@@ -2,19 +2,29 @@
 
 #include <openssl/evp.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <memory>
+#include <vector>
 
 namespace picklewall::detail {
 
-std::string sha256_hex(std::span<const std::uint8_t> bytes) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+namespace {
+
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+DigestContext start_digest() {
+  DigestContext context(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (context && EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) context.reset();
+  return context;
+}
+
+std::string finish_digest(DigestContext& context) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_length = 0;
-  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1 ||
-      EVP_DigestUpdate(context.get(), bytes.data(), bytes.size()) != 1 ||
-      EVP_DigestFinal_ex(context.get(), digest, &digest_length) != 1) {
-    return {};
-  }
+  if (EVP_DigestFinal_ex(context.get(), digest, &digest_length) != 1) return {};
   static constexpr char hex[] = "0123456789abcdef";
   std::string out;
   out.reserve(digest_length * 2);
@@ -23,6 +33,40 @@ std::string sha256_hex(std::span<const std::uint8_t> bytes) {
     out.push_back(hex[digest[i] & 0xF]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::span<const std::uint8_t> bytes) {
+  DigestContext context = start_digest();
+  if (!context || EVP_DigestUpdate(context.get(), bytes.data(), bytes.size()) != 1) return {};
+  return finish_digest(context);
+}
+
+std::string sha256_file_hex(const std::string& path) {
+  DigestContext context = start_digest();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!context || fd < 0) {
+    if (fd >= 0) ::close(fd);
+    return {};
+  }
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::vector<unsigned char> buffer(1 << 20);
+  while (true) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return {};
+    }
+    if (EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(n)) != 1) {
+      ::close(fd);
+      return {};
+    }
+  }
+  ::close(fd);
+  return finish_digest(context);
 }
 
 }  // namespace picklewall::detail

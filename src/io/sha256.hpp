@@ -8,5 +8,8 @@ namespace picklewall::detail {
 
 // Hex SHA-256 of the bytes (OpenSSL EVP).
 std::string sha256_hex(std::span<const std::uint8_t> bytes);
+// Hex SHA-256 of a file, read in chunks with read(2): hashing a mapped file would fault every page into this
+// process and make a 10 GB checkpoint cost 10 GB of resident memory. Empty on I/O error.
+std::string sha256_file_hex(const std::string& path);
 
 }  // namespace picklewall::detail

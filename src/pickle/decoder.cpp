@@ -47,7 +47,14 @@ bool Decoder::read_line(std::string_view& line, Error& error) {
   return true;
 }
 
-Status Decoder::next(Instruction& out) {
+bool Decoder::next_slow(Instruction& out) {
+  Status status = decode_full(out);
+  if (status.ok()) return true;
+  error_ = status.error();
+  return false;
+}
+
+Status Decoder::decode_full(Instruction& out) {
   const std::uint64_t opcode_offset = position_;
   if (position_ >= input_.size()) return Error{ErrorCode::malformed, "pickle data was truncated: no STOP opcode"};
   const std::uint8_t byte = input_[position_];

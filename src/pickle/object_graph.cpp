@@ -17,10 +17,25 @@ std::uint32_t ObjectGraph::add_string_copy(std::string text) {
   return add_string_view(owned_strings_.back());
 }
 
-std::uint32_t ObjectGraph::add_children() {
-  children_.emplace_back();
-  depths_.push_back(1);
-  return static_cast<std::uint32_t>(children_.size() - 1);
+std::uint32_t ObjectGraph::add_container(bool keep_children) {
+  Container container;
+  if (keep_children) {
+    children_.emplace_back();
+    container.children = static_cast<std::uint32_t>(children_.size() - 1);
+  }
+  containers_.push_back(container);
+  return static_cast<std::uint32_t>(containers_.size() - 1);
+}
+
+const std::vector<Value>& ObjectGraph::children(std::uint32_t container) const {
+  static const std::vector<Value> none;
+  const std::uint32_t index = containers_[container].children;
+  return index == no_children ? none : children_[index];
+}
+
+std::vector<Value>* ObjectGraph::kept_children(std::uint32_t container) {
+  const std::uint32_t index = containers_[container].children;
+  return index == no_children ? nullptr : &children_[index];
 }
 
 std::uint32_t ObjectGraph::add_global(GlobalRef ref) {

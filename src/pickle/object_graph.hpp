@@ -15,7 +15,13 @@ namespace picklewall::detail {
 
 using NodeId = std::uint32_t;
 
-enum class ValueKind : std::uint8_t { none, boolean, integer, big_integer, real, node };
+// How much of the object graph to keep. Judging a load needs calls, their argument tuples, persistent ids and
+// the strings that name globals; the contents of lists, dicts and sets matter only to inspect and convert, and
+// keeping them is most of the cost of a big data pickle.
+enum class GraphDetail { effects, full };
+
+// `unset` marks a free memo slot; it never appears on the VM stack or in the graph.
+enum class ValueKind : std::uint8_t { none, boolean, integer, big_integer, real, node, unset };
 
 struct Value {
   ValueKind kind = ValueKind::none;
@@ -31,6 +37,7 @@ struct Value {
   static Value make_big_int() { Value v; v.kind = ValueKind::big_integer; return v; }
   static Value make_real(double d) { Value v; v.kind = ValueKind::real; v.real = d; return v; }
   static Value make_node(NodeId id) { Value v; v.kind = ValueKind::node; v.node = id; return v; }
+  static Value make_unset() { Value v; v.kind = ValueKind::unset; return v; }
   bool is_node() const { return kind == ValueKind::node; }
 };
 
@@ -108,17 +115,20 @@ class ObjectGraph {
   std::uint32_t add_string_copy(std::string text);
   std::string_view string(std::uint32_t id) const { return strings_[id]; }
 
-  std::uint32_t add_children();
-  std::vector<Value>& children(std::uint32_t id) { return children_[id]; }
-  const std::vector<Value>& children(std::uint32_t id) const { return children_[id]; }
+  // A container's record (Node::index of tuple/list/dict/set/frozenset nodes). `keep_children` false: only
+  // its nesting depth is tracked, its items are not stored (GraphDetail::effects for lists, dicts and sets).
+  std::uint32_t add_container(bool keep_children);
+  // Items of a container; empty when they were not kept.
+  const std::vector<Value>& children(std::uint32_t container) const;
+  std::vector<Value>* kept_children(std::uint32_t container);
   // Nesting depth of a container (1 + its deepest child), kept as children arrive.
-  std::uint32_t& depth(std::uint32_t children_id) { return depths_[children_id]; }
+  std::uint32_t& depth(std::uint32_t container) { return containers_[container].depth; }
   std::uint32_t depth_of(Value value) const {
     if (!value.is_node()) return 0;
     const Node& n = nodes_[value.node];
     const bool container = n.kind == NodeKind::tuple || n.kind == NodeKind::list || n.kind == NodeKind::dict ||
                            n.kind == NodeKind::set || n.kind == NodeKind::frozenset;
-    return container ? depths_[n.index] : 0;
+    return container ? containers_[n.index].depth : 0;
   }
 
   std::uint32_t add_global(GlobalRef ref);
@@ -132,6 +142,9 @@ class ObjectGraph {
   std::uint32_t add_value(Value value);  // single-value slot (persistent id, readonly target)
   Value value_slot(std::uint32_t id) const { return values_[id]; }
 
+  GraphDetail detail() const { return detail_; }
+  void set_detail(GraphDetail detail) { detail_ = detail; }
+
   std::vector<Effect>& effects() { return effects_; }
   const std::vector<Effect>& effects() const { return effects_; }
 
@@ -144,12 +157,18 @@ class ObjectGraph {
   std::vector<Node> nodes_;
   std::vector<std::string_view> strings_;
   std::deque<std::string> owned_strings_;  // deque: views into it stay valid as it grows
+  struct Container {
+    std::uint32_t children = no_children;  // index into children_
+    std::uint32_t depth = 1;
+  };
+  static constexpr std::uint32_t no_children = UINT32_MAX;
+  std::vector<Container> containers_;
   std::vector<std::vector<Value>> children_;
-  std::vector<std::uint32_t> depths_;
   std::vector<GlobalRef> globals_;
   std::vector<CallRecord> calls_;
   std::vector<Value> values_;
   std::vector<Effect> effects_;
+  GraphDetail detail_ = GraphDetail::full;
 };
 
 }  // namespace picklewall::detail

@@ -45,27 +45,33 @@ void remap_python2_name(std::string& module, std::string& name) {
 class Machine {
  public:
   Machine(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-          std::chrono::steady_clock::time_point deadline)
+          std::chrono::steady_clock::time_point deadline, GraphDetail detail)
       : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline) {
     program_.start = start;
+    program_.graph.set_detail(detail);
   }
 
   PickleProgram run() {
     Instruction instruction;
+    // One comparison per opcode covers both budgets: the clock is read every clock_check_interval opcodes.
+    std::uint64_t next_check = 0;
     while (true) {
-      if (program_.opcode_count >= limits_.max_opcodes) {
-        fail_limit("max_opcodes", "opcode budget of " + std::to_string(limits_.max_opcodes) + " reached");
-        break;
+      if (program_.opcode_count >= next_check) {
+        if (program_.opcode_count >= limits_.max_opcodes) {
+          fail_limit("max_opcodes", "opcode budget of " + std::to_string(limits_.max_opcodes) + " reached");
+          break;
+        }
+        if (std::chrono::steady_clock::now() > deadline_) {
+          fail_limit("max_seconds_per_file", "time budget for this file ran out");
+          break;
+        }
+        next_check = std::min(limits_.max_opcodes, program_.opcode_count + clock_check_interval);
       }
-      if (program_.opcode_count % clock_check_interval == 0 && std::chrono::steady_clock::now() > deadline_) {
-        fail_limit("max_seconds_per_file", "time budget for this file ran out");
-        break;
-      }
-      Status status = decoder_.next(instruction);
-      if (!status) {
-        fail(status.error().code, status.error().message, decoder_.position());
+      if (!decoder_.next(instruction)) {
+        const Error& error = decoder_.error();
+        fail(error.code, error.message, decoder_.position());
         // The decoder's one budget is the length of a text-protocol line.
-        if (status.error().code == ErrorCode::limit_exceeded) program_.failure->limit = "max_line_bytes";
+        if (error.code == ErrorCode::limit_exceeded) program_.failure->limit = "max_line_bytes";
         break;
       }
       ++program_.opcode_count;
@@ -125,17 +131,20 @@ class Machine {
     NodeId id;
     return new_node(kind, index, id) && push(Value::make_node(id));
   }
+  std::uint32_t new_container(NodeKind kind) {
+    return graph().add_container(program_.graph.detail() == GraphDetail::full || kind == NodeKind::tuple);
+  }
   bool push_container(NodeKind kind, std::size_t from) {
     NodeId id;
-    if (!new_node(kind, graph().add_children(), id)) return false;
+    if (!new_node(kind, new_container(kind), id)) return false;
     if (!append_children(id, from, stack_.size())) return false;
     stack_.resize(from);
     return push(Value::make_node(id));
   }
   bool append_children(NodeId id, std::size_t from, std::size_t to) {
-    const std::uint32_t children_id = graph().node(id).index;
-    auto& kids = graph().children(children_id);
-    std::uint32_t& depth = graph().depth(children_id);
+    const std::uint32_t container = graph().node(id).index;
+    std::vector<Value>* kids = graph().kept_children(container);
+    std::uint32_t& depth = graph().depth(container);
     for (std::size_t i = from; i < to; ++i) {
       const std::uint32_t child_depth = graph().depth_of(stack_[i]);
       if (child_depth + 1 > depth) {
@@ -144,7 +153,8 @@ class Machine {
           return fail_limit("max_nesting_depth",
                             "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
       }
-      if (!stack_[i].is_node() && kids.size() >= scalars_kept_per_container) {
+      if (kids == nullptr) continue;
+      if (!stack_[i].is_node() && kids->size() >= scalars_kept_per_container) {
         ++program_.dropped_scalars;
         continue;
       }
@@ -153,7 +163,7 @@ class Machine {
         continue;
       }
       ++container_items_;
-      kids.push_back(stack_[i]);
+      kids->push_back(stack_[i]);
     }
     return true;
   }
@@ -219,15 +229,11 @@ class Machine {
     Value value = stack_.back();
     Value* slot = nullptr;
     if (key < memo_dense_.size() || key < 2 * memo_dense_.size() + 4096) {
-      if (key >= memo_dense_.size()) {
-        memo_dense_.resize(key + 1);
-        memo_present_.resize(key + 1, false);
-      }
+      if (key >= memo_dense_.size()) memo_dense_.resize(std::max<std::size_t>(key + 1, memo_dense_.size() * 3 / 2), unset_);
       slot = &memo_dense_[key];
-      if (memo_present_[key]) {
+      if (slot->kind != ValueKind::unset) {
         note_overwrite();
       } else {
-        memo_present_[key] = true;
         ++memo_entries_;
       }
     } else {
@@ -244,7 +250,7 @@ class Machine {
     if (program_.memo_overwrites++ == 0) program_.first_memo_overwrite_offset = current_offset_;
   }
   bool memo_get(std::uint64_t key) {
-    if (key < memo_dense_.size() && memo_present_[key]) return push(memo_dense_[key]);
+    if (key < memo_dense_.size() && memo_dense_[key].kind != ValueKind::unset) return push(memo_dense_[key]);
     if (auto it = memo_sparse_.find(key); it != memo_sparse_.end()) return push(it->second);
     return fail_at("memo value not found at index " + std::to_string(key));
   }
@@ -381,7 +387,7 @@ class Machine {
         stack_.pop_back();
         std::size_t args_start = mark;
         NodeId args_node;
-        if (!new_node(NodeKind::tuple, graph().add_children(), args_node)) return false;
+        if (!new_node(NodeKind::tuple, new_container(NodeKind::tuple), args_node)) return false;
         if (!append_children(args_node, args_start, stack_.size())) return false;
         stack_.resize(args_start);
         return push_call(c, Value::make_node(args_node), Value());
@@ -391,7 +397,7 @@ class Machine {
         if (stack_.size() < mark + 1) return underflow();
         c = stack_[mark];
         NodeId args_node;
-        if (!new_node(NodeKind::tuple, graph().add_children(), args_node)) return false;
+        if (!new_node(NodeKind::tuple, new_container(NodeKind::tuple), args_node)) return false;
         if (!append_children(args_node, mark + 1, stack_.size())) return false;
         stack_.resize(mark);
         return push_call(c, Value::make_node(args_node), Value());
@@ -452,8 +458,8 @@ class Machine {
   PickleProgram program_;
   std::vector<Value> stack_;
   std::vector<std::size_t> marks_;
-  std::vector<Value> memo_dense_;
-  std::vector<bool> memo_present_;
+  std::vector<Value> memo_dense_;  // small keys, as real picklers write them; free slots hold `unset_`
+  const Value unset_ = Value::make_unset();
   std::unordered_map<std::uint64_t, Value> memo_sparse_;
   std::uint64_t memo_entries_ = 0;
   std::uint64_t container_items_ = 0;
@@ -464,8 +470,8 @@ class Machine {
 }  // namespace
 
 PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                         std::chrono::steady_clock::time_point deadline) {
-  return Machine(input, start, limits, deadline).run();
+                         std::chrono::steady_clock::time_point deadline, GraphDetail detail) {
+  return Machine(input, start, limits, deadline, detail).run();
 }
 
 }  // namespace picklewall::detail

@@ -42,6 +42,6 @@ struct PickleProgram {
 
 // Runs from `start` until STOP, an error, or a limit. `deadline` bounds wall time for the whole file.
 PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                         std::chrono::steady_clock::time_point deadline);
+                         std::chrono::steady_clock::time_point deadline, GraphDetail detail = GraphDetail::effects);
 
 }  // namespace picklewall::detail

@@ -53,6 +53,7 @@ std::string quote_text(std::string_view text, std::size_t max_chars, bool is_byt
 }
 
 std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_chars) {
+  const bool contents_kept = graph.detail() == GraphDetail::full;
   std::string out;
   std::vector<Task> tasks;
   tasks.push_back(Task{false, {}, root, 0});
@@ -82,6 +83,7 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
       case ValueKind::big_integer: out += "<big int>"; continue;
       case ValueKind::real: out += number_text(v.real); continue;
       case ValueKind::node: break;
+      case ValueKind::unset: out += "<unset>"; continue;
     }
     if (task.depth > max_depth) {
       out += "...";
@@ -93,11 +95,21 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
       case NodeKind::bytes: out += quote_text(graph.string(node.index), 24, true); break;
       case NodeKind::bytearray: out += "bytearray(" + quote_text(graph.string(node.index), 24, true) + ")"; break;
       case NodeKind::tuple: push_sequence(graph.children(node.index), task.depth, "(", ")", false, true); break;
-      case NodeKind::list: push_sequence(graph.children(node.index), task.depth, "[", "]", false, false); break;
-      case NodeKind::dict: push_sequence(graph.children(node.index), task.depth, "{", "}", true, false); break;
-      case NodeKind::set: push_sequence(graph.children(node.index), task.depth, "{", "}", false, false); break;
+      case NodeKind::list:
+        if (!contents_kept) out += "[...]";
+        else push_sequence(graph.children(node.index), task.depth, "[", "]", false, false);
+        break;
+      case NodeKind::dict:
+        if (!contents_kept) out += "{...}";
+        else push_sequence(graph.children(node.index), task.depth, "{", "}", true, false);
+        break;
+      case NodeKind::set:
+        if (!contents_kept) out += "{...}";
+        else push_sequence(graph.children(node.index), task.depth, "{", "}", false, false);
+        break;
       case NodeKind::frozenset:
-        push_sequence(graph.children(node.index), task.depth, "frozenset({", "})", false, false);
+        if (!contents_kept) out += "frozenset(...)";
+        else push_sequence(graph.children(node.index), task.depth, "frozenset({", "})", false, false);
         break;
       case NodeKind::global: out += graph.global(node.index).qualified(); break;
       case NodeKind::extension: out += "<extension code " + std::to_string(node.index) + ">"; break;

@@ -9,6 +9,7 @@
 
 namespace picklewall::detail {
 
+// Lists, dicts and sets whose contents were not kept (GraphDetail::effects) print as `[...]`, `{...}`.
 std::string value_text(const ObjectGraph& graph, Value value, std::size_t max_chars = 160);
 // A Python string literal for `text`, truncated to `max_chars` characters of content.
 std::string quote_text(std::string_view text, std::size_t max_chars, bool is_bytes = false);

@@ -248,10 +248,15 @@ Result<Scanner> Scanner::create(ScanOptions options) {
 }
 
 FileReport Scanner::scan_bytes(std::span<const std::uint8_t> bytes, const std::string& display_name) const {
+  return scan_content(bytes, display_name, detail::sha256_hex(bytes));
+}
+
+FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
+                                 std::string sha256) const {
   FileReport report;
   report.path = display_name;
   report.size = bytes.size();
-  report.sha256 = detail::sha256_hex(bytes);
+  report.sha256 = std::move(sha256);
   FileScan scan(options_, *options_.policy);
   report.format = scan.run(bytes, report.findings, report.globals);
   std::sort(report.globals.begin(), report.globals.end());
@@ -271,7 +276,7 @@ FileReport Scanner::scan_file(const std::string& path) const {
     report.findings.push_back(Finding{"io.error", Severity::suspicious, file.error().message, {}, std::nullopt, {}});
     return report;
   }
-  return scan_bytes(file.value().bytes(), path);
+  return scan_content(file.value().bytes(), path, detail::sha256_file_hex(path));
 }
 
 std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& paths) const {
