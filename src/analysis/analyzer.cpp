@@ -31,6 +31,8 @@ std::string pickle_member(const std::string& member, std::size_t index, std::siz
 
 void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
                     std::vector<Finding>& findings) {
+  for (const PickleProgram& nested : program.nested)
+    analyze_pickle(nested, policy, (member.empty() ? "" : member + " ") + "[object array pickle]", findings);
   const ObjectGraph& graph = program.graph;
   std::vector<GlobalUse> uses = collect_symbol_uses(program, member, findings);
 
@@ -100,8 +102,14 @@ void analyze_pickle(const PickleProgram& program, const Policy& policy, const st
 }
 
 void list_globals(const PickleStream& stream, std::vector<std::string>& globals) {
-  for (const PickleProgram& program : stream.pickles)
-    for (std::size_t i = 0; i < program.graph.global_count(); ++i) globals.push_back(program.graph.global(i).qualified());
+  std::vector<const PickleProgram*> pending;
+  for (const PickleProgram& program : stream.pickles) pending.push_back(&program);
+  while (!pending.empty()) {
+    const PickleProgram* program = pending.back();
+    pending.pop_back();
+    for (std::size_t i = 0; i < program->graph.global_count(); ++i) globals.push_back(program->graph.global(i).qualified());
+    for (const PickleProgram& nested : program->nested) pending.push_back(&nested);
+  }
 }
 
 void analyze_stream(const PickleStream& stream, const Policy& policy, const std::string& member,

@@ -65,6 +65,13 @@ class Decoder {
     return next_slow(out);
   }
   const Error& error() const { return error_; }
+  // Moves past bytes that belong to the loader, not the pickle (joblib's raw array data). False if out of range.
+  bool skip(std::uint64_t length) {
+    if (!range_fits(position_, length, input_.size())) return false;
+    position_ += length;
+    return true;
+  }
+  void seek(std::uint64_t position) { position_ = position; }
   std::uint64_t position() const { return position_; }
   std::span<const std::uint8_t> input() const { return input_; }
 

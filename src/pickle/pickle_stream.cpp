@@ -40,7 +40,8 @@ bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_
 }
 
 PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles) {
+                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles,
+                                MachineOptions options) {
   PickleStream stream;
   if (max_pickles == 0) max_pickles = limits.max_pickles_per_stream;
   std::uint64_t position = start;
@@ -49,7 +50,7 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
       stream.pickle_limit_reached = max_pickles == limits.max_pickles_per_stream;
       break;
     }
-    PickleProgram program = run_pickle(input, position, limits, deadline);
+    PickleProgram program = run_pickle(input, position, limits, deadline, options);
     // After the first pickle, bytes that do not decode as one are trailing data, not another pickle.
     if (!stream.pickles.empty() && !looks_like_pickle(program, input)) break;
     const bool stopped = program.stopped;

@@ -22,7 +22,8 @@ struct PickleStream {
 // Reads pickles from `start` until the data ends, a pickle fails, or `max_pickles` have been read (use 0 for
 // the Limits default). Bytes after the last STOP that do not begin a pickle are reported as trailing bytes.
 PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles = 0);
+                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles = 0,
+                                MachineOptions options = {});
 
 // True when the program is evidence that the bytes really are a pickle (and not text that happens to start with
 // an opcode byte): it begins with PROTO, reaches STOP, calls or builds something, or imports a module name that

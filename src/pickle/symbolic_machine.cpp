@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "pickle/decoder.hpp"
+#include "pickle/joblib_layout.hpp"
 #include "pickle/python2_names.hpp"
 
 namespace picklewall::detail {
@@ -45,10 +46,10 @@ void remap_python2_name(std::string& module, std::string& name) {
 class Machine {
  public:
   Machine(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-          std::chrono::steady_clock::time_point deadline, GraphDetail detail)
-      : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline) {
+          std::chrono::steady_clock::time_point deadline, MachineOptions options)
+      : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline), options_(options) {
     program_.start = start;
-    program_.graph.set_detail(detail);
+    program_.graph.set_detail(options.detail);
   }
 
   PickleProgram run() {
@@ -418,6 +419,7 @@ class Machine {
         a = stack_.back();
         if (a.is_node()) graph().node(a.node).built = true;
         add_effect(EffectKind::build, a, b);
+        if (options_.joblib_arrays && is_joblib_wrapper(a)) return skip_joblib_array(b);
         return true;
       case Opcode::PERSID: {
         NodeId text_node;
@@ -452,9 +454,48 @@ class Machine {
     return fail_at("unhandled opcode");
   }
 
+  bool is_joblib_wrapper(Value target) const {
+    if (!is_node_kind(target, NodeKind::call)) return false;
+    const GlobalRef* callee = program_.graph.as_global(program_.graph.call(program_.graph.node(target.node).index).callee);
+    return callee != nullptr && callee->module == "joblib.numpy_pickle" && callee->name == "NumpyArrayWrapper";
+  }
+
+  // After a NumpyArrayWrapper BUILD, joblib reads: an object array's own pickle, or [padding length byte p,
+  // p x 0xFF] (when the wrapper has numpy_array_alignment_bytes) and then count * itemsize raw bytes.
+  bool skip_joblib_array(Value state) {
+    auto layout = joblib_array_layout(program_.graph, state);
+    if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
+    ++program_.joblib_arrays;
+    if (layout.value().has_object) {
+      PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, deadline_,
+                                        MachineOptions{options_.detail, false});
+      const bool stopped = nested.stopped;
+      const std::uint64_t end = nested.end;
+      program_.nested.push_back(std::move(nested));
+      if (!stopped) return fail_at("the object array's pickle cannot be read");
+      decoder_.seek(end);
+      return true;
+    }
+    if (layout.value().aligned) {
+      const auto input = decoder_.input();
+      const std::uint64_t at = decoder_.position();
+      if (at >= input.size()) return fail_at("joblib array padding byte missing");
+      const std::uint64_t padding = input[at];
+      if (padding < 1 || padding > 16 || !decoder_.skip(1 + padding))
+        return fail_at("joblib array padding length " + std::to_string(padding) + " is not 1-16 or runs past the end");
+      for (std::uint64_t i = 1; i <= padding; ++i)
+        if (input[at + i] != 0xFF) return fail_at("joblib array padding holds bytes other than 0xFF");
+    }
+    if (!decoder_.skip(layout.value().bytes))
+      return fail_at("joblib array data (" + std::to_string(layout.value().bytes) + " bytes) runs past the end");
+    program_.joblib_array_bytes += layout.value().bytes;
+    return true;
+  }
+
   Decoder decoder_;
   const Limits& limits_;
   std::chrono::steady_clock::time_point deadline_;
+  MachineOptions options_;
   PickleProgram program_;
   std::vector<Value> stack_;
   std::vector<std::size_t> marks_;
@@ -470,8 +511,8 @@ class Machine {
 }  // namespace
 
 PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                         std::chrono::steady_clock::time_point deadline, GraphDetail detail) {
-  return Machine(input, start, limits, deadline, detail).run();
+                         std::chrono::steady_clock::time_point deadline, MachineOptions options) {
+  return Machine(input, start, limits, deadline, options).run();
 }
 
 }  // namespace picklewall::detail

@@ -38,10 +38,22 @@ struct PickleProgram {
   std::uint64_t first_memo_overwrite_offset = 0;
   std::uint64_t dropped_scalars = 0;   // scalar container items not kept (big numeric lists)
   std::uint64_t frames = 0;
+  // joblib: raw array regions skipped, and the pickles object arrays were written as.
+  std::uint64_t joblib_arrays = 0;
+  std::uint64_t joblib_array_bytes = 0;
+  std::vector<PickleProgram> nested;
+};
+
+struct MachineOptions {
+  GraphDetail detail = GraphDetail::effects;
+  // joblib.load reads each array's raw bytes straight from the stream right after the BUILD of its
+  // NumpyArrayWrapper; with this on, the machine skips them exactly (and runs an object array's nested pickle)
+  // instead of decoding array data as opcodes. Needs GraphDetail::full to read the wrapper's state.
+  bool joblib_arrays = false;
 };
 
 // Runs from `start` until STOP, an error, or a limit. `deadline` bounds wall time for the whole file.
 PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                         std::chrono::steady_clock::time_point deadline, GraphDetail detail = GraphDetail::effects);
+                         std::chrono::steady_clock::time_point deadline, MachineOptions options = {});
 
 }  // namespace picklewall::detail

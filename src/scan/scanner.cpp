@@ -5,7 +5,9 @@
 #include <deque>
 
 #include "analysis/analyzer.hpp"
+#include "container/archive_reader.hpp"
 #include "container/numpy_npy.hpp"
+#include "container/safetensors_header.hpp"
 #include "container/zip_archive.hpp"
 #include "io/mapped_file.hpp"
 #include "io/sha256.hpp"
@@ -35,6 +37,13 @@ bool is_legacy_torch(std::span<const std::uint8_t> bytes) {
          std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin());
 }
 
+// joblib pickles name joblib.numpy_pickle.NumpyArrayWrapper for every array; without it a file is a plain pickle.
+bool is_joblib(std::span<const std::uint8_t> bytes) {
+  static constexpr std::string_view marker = "NumpyArrayWrapper";
+  const auto* begin = reinterpret_cast<const char*>(bytes.data());
+  return std::string_view(begin, bytes.size()).find(marker) != std::string_view::npos;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
          std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
@@ -53,6 +62,7 @@ class FileScan {
                   std::vector<std::string>& globals) {
     findings_ = &findings;
     globals_ = &globals;
+    check_zip_polyglot(bytes);
     queue_.push_back(WorkItem{bytes, {}, 0, false});
     std::string root_format;
     while (!queue_.empty()) {
@@ -85,6 +95,7 @@ class FileScan {
         if (item.member.empty()) add("format.empty", Severity::info, item.member, 0, "empty file");
         return "empty";
       case ContentKind::pickle_with_proto:
+        if (is_joblib(item.bytes)) return scan_joblib(item);
         if (is_legacy_torch(item.bytes)) {
           // Five pickles (magic, protocol, system info, the object, storage keys), then raw storage bytes.
           scan_pickle(item, detail::StreamExpectations{5, true}, 5);
@@ -112,7 +123,21 @@ class FileScan {
               "the record torch unpickles is not a pickle: torch.load fails on it, and nothing legitimate writes it");
         return "unknown";
       }
-      case ContentKind::safetensors:
+      case ContentKind::gzip: case ContentKind::bzip2: case ContentKind::xz: case ContentKind::lzma:
+      case ContentKind::zstd: case ContentKind::lz4: case ContentKind::zlib:
+        return scan_compressed(item, kind);
+      case ContentKind::tar: case ContentKind::seven_zip:
+        return scan_archive(item, kind);
+      case ContentKind::safetensors: {
+        const auto check = detail::check_safetensors(item.bytes);
+        if (check.valid)
+          add("format.data-only", Severity::info, item.member, 0,
+              "safetensors with " + std::to_string(check.tensors) + " tensor(s), valid by the reference reader's rules; loading it runs no code");
+        else
+          add("safetensors.invalid", Severity::suspicious, item.member, 0,
+              "safetensors that the reference reader refuses (" + check.error_name + "): " + check.message);
+        return "safetensors";
+      }
       case ContentKind::gguf:
         add("format.data-only", Severity::info, item.member, 0,
             std::string(detail::to_string(kind)) + " holds tensors and metadata only; loading it runs no code");
@@ -137,6 +162,13 @@ class FileScan {
     return "pickle";
   }
 
+  std::string scan_joblib(const WorkItem& item) {
+    // Full graph: the wrapper's BUILD state says how many raw array bytes follow it in the stream.
+    const detail::MachineOptions options{detail::GraphDetail::full, true};
+    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, options), item.member, {});
+    return "joblib";
+  }
+
   std::string scan_npy(const WorkItem& item) {
     auto header = detail::read_npy_header(item.bytes);
     if (!header) {
@@ -154,13 +186,80 @@ class FileScan {
     return "numpy";
   }
 
+  // A file that is not a zip at its start but ends in a zip end record is two formats at once: zip tools and
+  // torch's own zip check (which looks at the first bytes) see different files.
+  void check_zip_polyglot(std::span<const std::uint8_t> bytes) {
+    if (bytes.size() < 22 || detail::sniff(bytes) == ContentKind::zip) return;
+    const std::uint64_t window = std::min<std::uint64_t>(bytes.size(), 65535 + 22);
+    const std::string_view tail(reinterpret_cast<const char*>(bytes.data() + bytes.size() - window), window);
+    const auto at = tail.rfind(std::string_view("PK\x05\x06", 4));
+    if (at == std::string_view::npos) return;
+    add("polyglot.zip", Severity::suspicious, {}, bytes.size() - window + at,
+        "this file also ends like a zip archive: zip tools open the archive part while pickle loaders (and "
+        "torch.load, which checks the first bytes) read the start, so scanners and loaders disagree on what it is");
+  }
+
+  bool nesting_allowed(const WorkItem& item) {
+    if (item.depth < options_.limits.max_archive_depth) return true;
+    add("limit.max_archive_depth", Severity::suspicious, item.member, 0,
+        "archive or compressed stream nested deeper than max_archive_depth; its contents were not scanned");
+    return false;
+  }
+
+  // Queues what an archive or a compressed stream held, reporting what could not be read.
+  void queue_contents(const WorkItem& item, detail::ArchiveContents&& contents, const std::string& kind) {
+    const std::string prefix = item.member.empty() ? "" : item.member + "/";
+    for (auto& member : contents.members) {
+      const std::string name = member.name.empty() || kind != "archive" ? prefix + "<" + kind + ">" : prefix + member.name;
+      if (member.encrypted) {
+        add("archive.encrypted-member", Severity::suspicious, name, 0,
+            "member is encrypted, so it could not be scanned; an encrypted model file hides whatever it holds");
+        continue;
+      }
+      if (member.truncated_by_limit)
+        add("limit.max_decompressed_bytes", Severity::suspicious, name, 0,
+            "inflates beyond the decompression budget (bytes or ratio); only the first part was scanned");
+      owned_.push_back(std::move(member.data));
+      queue_.push_back(WorkItem{owned_.back(), name, item.depth + 1, false});
+    }
+    if (!contents.error.empty())
+      add("archive.corrupt", Severity::suspicious, item.member, 0,
+          "the compressed data breaks part-way (" + contents.error + "); what came before it was scanned");
+    if (contents.member_limit_reached)
+      add("limit.max_archive_members", Severity::suspicious, item.member, 0,
+          "more members than max_archive_members; the rest were not scanned");
+  }
+
+  std::string scan_compressed(const WorkItem& item, ContentKind kind) {
+    const std::string format(detail::to_string(kind));
+    if (!nesting_allowed(item)) return format;
+    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, options_.limits)
+                                              : detail::decompress_stream(item.bytes, options_.limits);
+    if (!contents) {
+      add("archive.corrupt", Severity::suspicious, item.member, 0,
+          "starts like " + format + " data but cannot be decompressed: " + contents.error().message);
+      return format;
+    }
+    queue_contents(item, std::move(contents.value()), format);
+    return format;
+  }
+
+  std::string scan_archive(const WorkItem& item, ContentKind kind) {
+    const std::string format(detail::to_string(kind));
+    if (!nesting_allowed(item)) return format;
+    auto contents = detail::read_archive(item.bytes, options_.limits);
+    if (!contents) {
+      add("archive.corrupt", Severity::suspicious, item.member, 0,
+          "starts like a " + format + " archive but cannot be read: " + contents.error().message);
+      return format;
+    }
+    queue_contents(item, std::move(contents.value()), "archive");
+    return format;
+  }
+
   std::string scan_zip(const WorkItem& item) {
     const std::string prefix = item.member.empty() ? "" : item.member + "/";
-    if (item.depth >= options_.limits.max_archive_depth) {
-      add("limit.max_archive_depth", Severity::suspicious, item.member, 0,
-          "archive nested deeper than max_archive_depth; its members were not scanned");
-      return "zip";
-    }
+    if (!nesting_allowed(item)) return "zip";
     auto archive = detail::read_zip(item.bytes, options_.limits, prefix, *findings_);
     if (!archive) {
       add("zip.malformed", Severity::suspicious, item.member, 0,

@@ -1,0 +1,142 @@
+#include "container/archive_reader.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "io/checked.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
+
+// The most a member may inflate to: the byte budget, and the ratio budget against the compressed input.
+std::uint64_t inflate_cap(std::uint64_t compressed_size, const Limits& limits) {
+  const auto by_ratio = checked_mul(std::max<std::uint64_t>(compressed_size, 1), limits.max_decompression_ratio);
+  return std::min(limits.max_decompressed_bytes, by_ratio ? *by_ratio : UINT64_MAX);
+}
+
+// Reads the current entry's data, stopping at `cap` bytes.
+bool read_entry_data(struct archive* reader, std::uint64_t cap, ArchiveMember& member, std::string& error) {
+  std::vector<std::uint8_t> chunk(1 << 16);
+  while (true) {
+    const la_ssize_t n = archive_read_data(reader, chunk.data(), chunk.size());
+    if (n == 0) return true;
+    if (n < 0) {
+      error = archive_error_string(reader) ? archive_error_string(reader) : "archive data is corrupt";
+      return false;
+    }
+    const std::uint64_t room = cap - member.data.size();
+    if (static_cast<std::uint64_t>(n) > room) {
+      member.data.insert(member.data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(room));
+      member.truncated_by_limit = true;
+      return true;
+    }
+    member.data.insert(member.data.end(), chunk.begin(), chunk.begin() + n);
+  }
+}
+
+Result<ArchiveContents> read_with(std::span<const std::uint8_t> bytes, const Limits& limits, bool raw_stream) {
+  ArchivePtr reader(archive_read_new(), &archive_read_free);
+  if (!reader) return Error{ErrorCode::io, "libarchive initialisation failed"};
+  archive_read_support_filter_all(reader.get());
+  if (raw_stream) {
+    archive_read_support_format_raw(reader.get());
+  } else {
+    archive_read_support_format_tar(reader.get());
+    archive_read_support_format_7zip(reader.get());
+  }
+  if (archive_read_open_memory(reader.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
+    return Error{ErrorCode::malformed, std::string("cannot open archive: ") +
+                                           (archive_error_string(reader.get()) ? archive_error_string(reader.get()) : "unknown format")};
+  ArchiveContents contents;
+  // One budget for the whole archive as well as per member: a thousand members of 1 GiB is still a bomb.
+  std::uint64_t total_cap = inflate_cap(bytes.size(), limits);
+  struct archive_entry* entry = nullptr;
+  while (true) {
+    const int status = archive_read_next_header(reader.get(), &entry);
+    if (status == ARCHIVE_EOF) break;
+    if (status < ARCHIVE_WARN) {
+      contents.error = archive_error_string(reader.get()) ? archive_error_string(reader.get()) : "corrupt archive header";
+      break;
+    }
+    if (contents.members.size() >= limits.max_archive_members) {
+      contents.member_limit_reached = true;
+      break;
+    }
+    ArchiveMember member;
+    const char* name = archive_entry_pathname(entry);
+    member.name = name ? name : "";
+    if (archive_entry_filetype(entry) != AE_IFREG && !raw_stream) continue;  // directories, links, devices
+    if (archive_entry_is_encrypted(entry)) {
+      member.encrypted = true;
+      contents.members.push_back(std::move(member));
+      continue;
+    }
+    const std::uint64_t cap = std::min(limits.max_decompressed_bytes, total_cap);
+    if (!read_entry_data(reader.get(), cap, member, contents.error)) {
+      contents.members.push_back(std::move(member));
+      break;
+    }
+    total_cap -= std::min<std::uint64_t>(total_cap, member.data.size());
+    contents.members.push_back(std::move(member));
+  }
+  if (raw_stream && contents.members.empty() && contents.error.empty())
+    return Error{ErrorCode::malformed, "compressed stream holds no data"};
+  return contents;
+}
+
+}  // namespace
+
+Result<ArchiveContents> read_archive(std::span<const std::uint8_t> bytes, const Limits& limits) {
+  return read_with(bytes, limits, false);
+}
+
+Result<ArchiveContents> decompress_stream(std::span<const std::uint8_t> bytes, const Limits& limits) {
+  return read_with(bytes, limits, true);
+}
+
+Result<ArchiveContents> decompress_zlib(std::span<const std::uint8_t> bytes, const Limits& limits) {
+  const std::uint64_t cap = inflate_cap(bytes.size(), limits);
+  z_stream stream{};
+  if (inflateInit(&stream) != Z_OK) return Error{ErrorCode::io, "zlib initialisation failed"};
+  ArchiveContents contents;
+  contents.members.emplace_back();
+  ArchiveMember& member = contents.members.back();
+  std::vector<std::uint8_t> chunk(1 << 16);
+  std::uint64_t consumed = 0;
+  int status = Z_OK;
+  while (status != Z_STREAM_END) {
+    const std::uint64_t left = bytes.size() - consumed;
+    stream.next_in = const_cast<Bytef*>(bytes.data() + consumed);
+    stream.avail_in = static_cast<uInt>(std::min<std::uint64_t>(left, 1u << 30));
+    stream.next_out = chunk.data();
+    stream.avail_out = static_cast<uInt>(chunk.size());
+    const uLong before = stream.total_in;
+    status = inflate(&stream, Z_NO_FLUSH);
+    consumed += stream.total_in - before;
+    const std::size_t produced = chunk.size() - stream.avail_out;
+    if (status != Z_OK && status != Z_STREAM_END) {
+      contents.error = status == Z_BUF_ERROR ? "zlib stream is truncated" : "zlib data is corrupt";
+      break;
+    }
+    if (member.data.size() + produced > cap) {
+      member.data.insert(member.data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(cap - member.data.size()));
+      member.truncated_by_limit = true;
+      break;
+    }
+    member.data.insert(member.data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(produced));
+    if (produced == 0 && stream.avail_in == 0) {
+      if (status != Z_STREAM_END) contents.error = "zlib stream is truncated";
+      break;
+    }
+  }
+  inflateEnd(&stream);
+  return contents;
+}
+
+}  // namespace picklewall::detail
