@@ -19,7 +19,7 @@ struct FileReport {
   std::string path;     // as given, or the walked directory joined with the relative path
   std::string format;   // "pickle", "pytorch-zip", "zip", "unknown", ...
   Verdict verdict = Verdict::safe;
-  std::string sha256;   // hex, empty when the file could not be read
+  std::string sha256;   // hex; empty when the file could not be read or hashing was turned off
   std::uint64_t size = 0;
   std::vector<Finding> findings;
   // Every global a load would import (module.name after protocol < 3 renaming), sorted, without repeats:
@@ -30,6 +30,9 @@ struct FileReport {
 struct ScanOptions {
   Limits limits;
   std::shared_ptr<const Policy> policy;  // null: the built-in policy
+  // SHA-256 of every file in the report. Hashing reads every byte, tensors included; without it a checkpoint
+  // scan touches only the records that are unpickled, whatever the tensor bytes.
+  bool hash_files = true;
 };
 
 class Scanner {

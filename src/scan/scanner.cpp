@@ -347,7 +347,7 @@ Result<Scanner> Scanner::create(ScanOptions options) {
 }
 
 FileReport Scanner::scan_bytes(std::span<const std::uint8_t> bytes, const std::string& display_name) const {
-  return scan_content(bytes, display_name, detail::sha256_hex(bytes));
+  return scan_content(bytes, display_name, options_.hash_files ? detail::sha256_hex(bytes) : std::string());
 }
 
 FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
@@ -375,7 +375,7 @@ FileReport Scanner::scan_file(const std::string& path) const {
     report.findings.push_back(Finding{"io.error", Severity::suspicious, file.error().message, {}, std::nullopt, {}});
     return report;
   }
-  return scan_content(file.value().bytes(), path, detail::sha256_file_hex(path));
+  return scan_content(file.value().bytes(), path, options_.hash_files ? detail::sha256_file_hex(path) : std::string());
 }
 
 std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& paths) const {
