@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <deque>
 
 #include "analysis/analyzer.hpp"
 #include "container/archive_reader.hpp"
+#include "container/gguf_header.hpp"
+#include "container/keras_model.hpp"
 #include "container/numpy_npy.hpp"
 #include "container/safetensors_header.hpp"
 #include "container/zip_archive.hpp"
@@ -138,10 +141,25 @@ class FileScan {
               "safetensors that the reference reader refuses (" + check.error_name + "): " + check.message);
         return "safetensors";
       }
-      case ContentKind::gguf:
-        add("format.data-only", Severity::info, item.member, 0,
-            std::string(detail::to_string(kind)) + " holds tensors and metadata only; loading it runs no code");
-        return std::string(detail::to_string(kind));
+      case ContentKind::gguf: {
+        const auto check = detail::check_gguf(item.bytes);
+        if (check.valid)
+          add("format.data-only", Severity::info, item.member, 0,
+              "GGUF v" + std::to_string(check.version) + " with " + std::to_string(check.tensors) +
+                  " tensor(s); holds tensors and metadata only, loading it runs no code");
+        else
+          add("gguf.invalid-header", Severity::suspicious, item.member, 0, "GGUF header is not sane: " + check.problem);
+        return "gguf";
+      }
+      case ContentKind::hdf5: {
+        const std::string_view text(reinterpret_cast<const char*>(item.bytes.data()), item.bytes.size());
+        if (detail::keras_config_has_lambda(text)) add_keras_lambda(item.member);
+        const std::size_t embedded = scan_embedded_pickles(item);
+        if (embedded == 0)
+          add("format.data-only", Severity::info, item.member, 0,
+              "HDF5 file with no Lambda layer in a Keras model config and no embedded pickle that imports anything");
+        return "hdf5";
+      }
       default:
         add("format.not-analysed", Severity::suspicious, item.member, 0,
             std::string(detail::to_string(kind)) +
@@ -197,6 +215,39 @@ class FileScan {
     add("polyglot.zip", Severity::suspicious, {}, bytes.size() - window + at,
         "this file also ends like a zip archive: zip tools open the archive part while pickle loaders (and "
         "torch.load, which checks the first bytes) read the start, so scanners and loaders disagree on what it is");
+  }
+
+  // Opaque binary formats (HDF5: PyTables and pandas pickle Python objects into attributes) can carry pickles
+  // anywhere. Every PROTO 2-5 is tried; only a pickle that imports something is reported, which random data
+  // practically never forms (it needs GLOBAL or STACK_GLOBAL with well-formed names).
+  std::size_t scan_embedded_pickles(const WorkItem& item) {
+    std::size_t found = 0;
+    const auto bytes = item.bytes;
+    Limits limits = options_.limits;
+    limits.max_opcodes = 1'000'000;
+    for (std::size_t at = 0; at + 2 < bytes.size(); ++at) {
+      const void* hit = std::memchr(bytes.data() + at, 0x80, bytes.size() - at - 2);
+      if (hit == nullptr) break;
+      at = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - bytes.data());
+      if (bytes[at + 1] < 2 || bytes[at + 1] > 5) continue;
+      auto program = detail::run_pickle(bytes, at, limits, deadline_);
+      if (program.graph.global_count() == 0) continue;
+      ++found;
+      const std::string member = (item.member.empty() ? "" : item.member + " ") + "<pickle at " + std::to_string(at) + ">";
+      add("embedded.pickle", Severity::info, member, at,
+          "a pickle is embedded in this file and was scanned; whatever unpickles it (pandas.read_hdf, PyTables) runs it");
+      detail::PickleStream stream;
+      stream.pickles.push_back(std::move(program));
+      analyze(stream, member, {});
+      if (found >= 64) break;
+    }
+    return found;
+  }
+
+  void add_keras_lambda(const std::string& member) {
+    add("keras.lambda-layer", Severity::suspicious, member, 0,
+        "Keras model with a Lambda layer: its function is marshalled Python bytecode that Keras runs on load "
+        "(Keras 2 always, Keras 3 with safe_mode=False). It cannot be judged as data; review or rebuild the layer");
   }
 
   bool nesting_allowed(const WorkItem& item) {
@@ -282,6 +333,19 @@ class FileScan {
       if (name.starts_with(top_folder + "/code/")) has_code = true;
     }
     const bool torch = has_data_pickle || has_constants;
+    // Keras v3: config.json (the model, Lambda code included), metadata.json and model.weights.h5 at the top.
+    const auto keras_config = std::find_if(entries.begin(), entries.end(),
+                                           [](const detail::ZipEntry& e) { return e.name == "config.json"; });
+    const bool keras = keras_config != entries.end() &&
+                       std::any_of(entries.begin(), entries.end(), [](const detail::ZipEntry& e) { return e.name == "metadata.json"; });
+    if (keras) {
+      format = "keras";
+      std::vector<std::uint8_t> storage;
+      auto config = detail::read_zip_entry(item.bytes, *keras_config, options_.limits, storage);
+      if (config && detail::keras_config_has_lambda(std::string_view(
+                        reinterpret_cast<const char*>(config.value().data()), config.value().size())))
+        add_keras_lambda(prefix + "config.json");
+    }
     if (torch) {
       format = has_code ? "torchscript" : "pytorch-zip";
       if (!single_top_folder)

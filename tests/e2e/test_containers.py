@@ -130,3 +130,29 @@ def test_decompression_bomb_in_gzip_stops_at_the_budget(tmp_path):
     report = run_scan(bomb).file()
     assert "limit.max_decompressed_bytes" in {f["rule"] for f in report["findings"]}
     assert report["verdict"] == "suspicious"
+
+
+def test_keras_lambda_layers_are_flagged_and_gguf_is_data(tmp_path):
+    files = containers.keras_and_gguf_files(tmp_path)
+    report = run_scan(tmp_path).by_path()
+    for name in ("lambda_keras", "lambda_h5"):
+        entry = report[str(files[name])]
+        assert entry["verdict"] == "suspicious" and "keras.lambda-layer" in {f["rule"] for f in entry["findings"]}
+    for name in ("plain_keras", "plain_h5", "gguf"):
+        assert report[str(files[name])]["verdict"] == "safe", report[str(files[name])]
+    assert report[str(files["lambda_keras"])]["format"] == "keras"
+    assert report[str(files["gguf"])]["format"] == "gguf"
+
+
+def test_pickles_embedded_in_hdf5_are_found(tmp_path):
+    marker = tmp_path / "h5.marker"
+    files = containers.hdf5_with_pickled_attributes(tmp_path, str(marker))
+    report = run_scan(tmp_path).by_path()
+    assert report[str(files["benign"])]["verdict"] == "safe"
+    assert "embedded.pickle" in {f["rule"] for f in report[str(files["benign"])]["findings"]}
+    assert report[str(files["evil"])]["verdict"] == "malicious"
+    # live: reading the attribute back and unpickling it (what PyTables does for object attributes) runs it
+    code = ("import h5py, pickle, sys\nwith h5py.File(sys.argv[1]) as f:\n"
+            "    pickle.loads(f['weights'].attrs['meta'].tobytes())")
+    subprocess.run([sys.executable, "-c", code, str(files["evil"])], check=True, timeout=60)
+    assert marker.exists()
