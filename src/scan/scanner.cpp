@@ -11,6 +11,7 @@
 #include "container/keras_model.hpp"
 #include "container/numpy_npy.hpp"
 #include "container/safetensors_header.hpp"
+#include "container/torch_legacy.hpp"
 #include "container/zip_archive.hpp"
 #include "io/mapped_file.hpp"
 #include "io/sha256.hpp"
@@ -99,11 +100,7 @@ class FileScan {
         return "empty";
       case ContentKind::pickle_with_proto:
         if (is_joblib(item.bytes)) return scan_joblib(item);
-        if (is_legacy_torch(item.bytes)) {
-          // Five pickles (magic, protocol, system info, the object, storage keys), then raw storage bytes.
-          scan_pickle(item, detail::StreamExpectations{5, true}, 5);
-          return "pytorch-legacy";
-        }
+        if (is_legacy_torch(item.bytes)) return scan_legacy_torch(item);
         return scan_pickle(item, {});
       case ContentKind::numpy_npy:
         return scan_npy(item);
@@ -141,6 +138,10 @@ class FileScan {
               "safetensors that the reference reader refuses (" + check.error_name + "): " + check.message);
         return "safetensors";
       }
+      case ContentKind::onnx:
+        add("format.data-only", Severity::info, item.member, 0,
+            "ONNX model: an operator graph and tensors, no pickles and no Python code");
+        return "onnx";
       case ContentKind::gguf: {
         const auto check = detail::check_gguf(item.bytes);
         if (check.valid)
@@ -178,6 +179,18 @@ class FileScan {
                           std::uint64_t max_pickles = 0) {
     analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, max_pickles), item.member, expected);
     return "pickle";
+  }
+
+  // Five pickles (magic, protocol, system info, the object, storage keys), then the raw storage section.
+  std::string scan_legacy_torch(const WorkItem& item) {
+    const detail::MachineOptions options{detail::GraphDetail::full, false};
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 5, options);
+    analyze(stream, item.member, detail::StreamExpectations{5, true});
+    const auto storages = detail::check_legacy_storages(item.bytes, stream);
+    if (!storages.valid)
+      add("torch.legacy-storage-section", Severity::suspicious, item.member, storages.problem_offset,
+          "the storage section after the five pickles is not what torch writes: " + storages.problem);
+    return "pytorch-legacy";
   }
 
   std::string scan_joblib(const WorkItem& item) {

@@ -25,6 +25,16 @@ bool looks_like_tar(std::span<const std::uint8_t> bytes) {
   return bytes.size() >= 512 && std::memcmp(bytes.data() + 257, "ustar", 5) == 0;
 }
 
+// ONNX ModelProto (protobuf, fields in number order): ir_version (field 1, varint) first, then one of
+// producer_name .. opset_import (fields 2-8).
+bool looks_like_onnx(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 3 || bytes[0] != 0x08 || bytes[1] < 1 || bytes[1] > 20) return false;
+  switch (bytes[2]) {
+    case 0x12: case 0x1a: case 0x22: case 0x28: case 0x32: case 0x3a: case 0x42: return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 ContentKind sniff(std::span<const std::uint8_t> bytes) {
@@ -46,6 +56,7 @@ ContentKind sniff(std::span<const std::uint8_t> bytes) {
       ((bytes[0] << 8) | bytes[1]) % 31 == 0)
     return ContentKind::zlib;
   if (looks_like_tar(bytes)) return ContentKind::tar;
+  if (looks_like_onnx(bytes)) return ContentKind::onnx;
   if (looks_like_safetensors(bytes)) return ContentKind::safetensors;
   return ContentKind::other;
 }
@@ -68,6 +79,7 @@ std::string_view to_string(ContentKind kind) {
     case ContentKind::safetensors: return "safetensors";
     case ContentKind::gguf: return "gguf";
     case ContentKind::hdf5: return "hdf5";
+    case ContentKind::onnx: return "onnx";
     case ContentKind::other: return "unknown";
   }
   return "unknown";

@@ -12,7 +12,7 @@ enum class ContentKind {
   pickle_with_proto,  // starts with PROTO 0-5: a pickle of protocol 2 or later
   zip,
   gzip, bzip2, xz, lzma, zstd, lz4, zlib, seven_zip, tar,
-  numpy_npy, safetensors, gguf, hdf5,
+  numpy_npy, safetensors, gguf, hdf5, onnx,
   other,              // maybe a protocol 0/1 pickle, maybe nothing: decided by trying
 };
 
