@@ -257,6 +257,25 @@ class FileScan {
     return found;
   }
 
+  // torch writes "little" or "big" (absent means little); anything else makes torch.load fail.
+  void check_byteorder_record(const WorkItem& item, const std::vector<detail::ZipEntry>& entries,
+                              const std::string& top_folder) {
+    const std::string prefix = item.member.empty() ? "" : item.member + "/";
+    for (const auto& entry : entries) {
+      if (!iequals(entry.name, top_folder + "/byteorder")) continue;
+      std::vector<std::uint8_t> storage;
+      auto data = detail::read_zip_entry(item.bytes, entry, options_.limits, storage);
+      if (!data) return;
+      const std::string_view order(reinterpret_cast<const char*>(data.value().data()), data.value().size());
+      if (order == "big")
+        add("torch.big-endian", Severity::info, prefix + entry.name, 0, "storages are big-endian");
+      else if (order != "little")
+        add("torch.bad-byteorder", Severity::suspicious, prefix + entry.name, 0,
+            "byteorder record is neither 'little' nor 'big'; torch.load refuses it, nothing legitimate writes it");
+      return;
+    }
+  }
+
   void add_keras_lambda(const std::string& member) {
     add("keras.lambda-layer", Severity::suspicious, member, 0,
         "Keras model with a Lambda layer: its function is marshalled Python bytecode that Keras runs on load "
@@ -317,8 +336,14 @@ class FileScan {
           "starts like a " + format + " archive but cannot be read: " + contents.error().message);
       return format;
     }
+    // torch's oldest format: a tar of `storages`, `tensors` and `pickle` (weights_only refuses it).
+    const auto& members = contents.value().members;
+    const auto has = [&](std::string_view name) {
+      return std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.name == name; });
+    };
+    const bool torch_tar = kind == ContentKind::tar && has("storages") && has("tensors") && has("pickle");
     queue_contents(item, std::move(contents.value()), "archive");
-    return format;
+    return torch_tar ? "pytorch-tar" : format;
   }
 
   std::string scan_zip(const WorkItem& item) {
@@ -368,6 +393,7 @@ class FileScan {
       if (!has_version)
         add("torch.no-version-record", Severity::info, item.member, 0,
             "no version record: torch.load refuses this archive, though its pickles are scanned anyway");
+      check_byteorder_record(item, entries, top_folder);
       if (has_code)
         add("torch.torchscript-code", Severity::suspicious, item.member, 0,
             "TorchScript archive: code/ holds Python source that torch.jit.load compiles and runs; it needs review "
