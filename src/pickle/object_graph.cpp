@@ -1,6 +1,16 @@
 #include "pickle/object_graph.hpp"
 
+#include <algorithm>
+
 namespace picklewall::detail {
+
+void ObjectGraph::reserve_for_input(std::uint64_t bytes, std::uint64_t max_nodes) {
+  // Every node, string and container takes at least one opcode byte.
+  const auto bound = static_cast<std::size_t>(std::min(bytes, max_nodes));
+  nodes_.reserve(bound);
+  strings_.reserve(bound / 2);
+  containers_.reserve(bound / 2);
+}
 
 NodeId ObjectGraph::add_node(NodeKind kind, Opcode opcode, std::uint64_t offset, std::uint32_t index) {
   nodes_.push_back(Node{kind, opcode, false, false, index, offset});

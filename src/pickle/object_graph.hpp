@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/big_array_allocator.hpp"
 #include "pickle/opcodes.hpp"
 
 namespace picklewall::detail {
@@ -103,8 +104,15 @@ struct Effect {
   Value argument;  // BUILD state, persistent id, appended/set value
 };
 
+template <class T>
+using BigArray = std::vector<T, BigArrayAllocator<T>>;
+
 class ObjectGraph {
  public:
+  // Sizes the arrays for an input of `bytes` up front (address space only: pages are touched as they fill),
+  // so a big pickle never pays for reallocation copies.
+  void reserve_for_input(std::uint64_t bytes, std::uint64_t max_nodes);
+
   NodeId add_node(NodeKind kind, Opcode opcode, std::uint64_t offset, std::uint32_t index = 0);
   Node& node(NodeId id) { return nodes_[id]; }
   const Node& node(NodeId id) const { return nodes_[id]; }
@@ -154,15 +162,15 @@ class ObjectGraph {
   const std::string_view* as_text(Value value) const;
 
  private:
-  std::vector<Node> nodes_;
-  std::vector<std::string_view> strings_;
+  BigArray<Node> nodes_;
+  BigArray<std::string_view> strings_;
   std::deque<std::string> owned_strings_;  // deque: views into it stay valid as it grows
   struct Container {
     std::uint32_t children = no_children;  // index into children_
     std::uint32_t depth = 1;
   };
   static constexpr std::uint32_t no_children = UINT32_MAX;
-  std::vector<Container> containers_;
+  BigArray<Container> containers_;
   std::vector<std::vector<Value>> children_;
   std::vector<GlobalRef> globals_;
   std::vector<CallRecord> calls_;

@@ -50,6 +50,7 @@ class Machine {
       : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline), options_(options) {
     program_.start = start;
     program_.graph.set_detail(options.detail);
+    program_.graph.reserve_for_input(input.size() - std::min<std::uint64_t>(start, input.size()), limits.max_graph_nodes);
   }
 
   PickleProgram run() {
@@ -497,9 +498,9 @@ class Machine {
   std::chrono::steady_clock::time_point deadline_;
   MachineOptions options_;
   PickleProgram program_;
-  std::vector<Value> stack_;
+  BigArray<Value> stack_;
   std::vector<std::size_t> marks_;
-  std::vector<Value> memo_dense_;  // small keys, as real picklers write them; free slots hold `unset_`
+  BigArray<Value> memo_dense_;  // small keys, as real picklers write them; free slots hold `unset_`
   const Value unset_ = Value::make_unset();
   std::unordered_map<std::uint64_t, Value> memo_sparse_;
   std::uint64_t memo_entries_ = 0;
