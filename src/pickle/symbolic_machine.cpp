@@ -50,7 +50,10 @@ class Machine {
       : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline), options_(options) {
     program_.start = start;
     program_.graph.set_detail(options.detail);
-    program_.graph.reserve_for_input(input.size() - std::min<std::uint64_t>(start, input.size()), limits.max_graph_nodes);
+    const std::uint64_t remaining = input.size() - std::min<std::uint64_t>(start, input.size());
+    program_.graph.reserve_for_input(remaining, limits.max_graph_nodes);
+    // Real picklers number memo slots densely, one per memoized object: at most one per input byte.
+    memo_dense_.reserve(static_cast<std::size_t>(std::min(remaining, limits.max_memo_entries)) + 1);
   }
 
   PickleProgram run() {
@@ -230,8 +233,10 @@ class Machine {
     if (stack_.size() <= fence()) return underflow();
     Value value = stack_.back();
     Value* slot = nullptr;
-    if (key < memo_dense_.size() || key < 2 * memo_dense_.size() + 4096) {
-      if (key >= memo_dense_.size()) memo_dense_.resize(std::max<std::size_t>(key + 1, memo_dense_.size() * 3 / 2), unset_);
+    // Dense only while keys stay near the number of entries (as real picklers number them). Bounding by the
+    // array's own size would let keys that double each time grow it geometrically: 30 PUTs, 64 GB.
+    if (key < memo_dense_.size() || key < 2 * memo_entries_ + 4096) {
+      if (key >= memo_dense_.size()) memo_dense_.resize(key + 1, unset_);
       slot = &memo_dense_[key];
       if (slot->kind != ValueKind::unset) {
         note_overwrite();

@@ -144,6 +144,15 @@ TEST(Machine, MemoBombHitsTheMemoLimit) {
   EXPECT_EQ(program.failure->limit, "max_memo_entries");
 }
 
+TEST(Machine, GeometricMemoKeysDoNotGrowTheDenseMemo) {
+  // Regression: keys 4096, 12288, 28672, ... once grew the dense memo to twice its size per PUT.
+  std::string pickle = "N";
+  std::uint64_t key = 4000;
+  for (int i = 0; i < 40 && key < 0xFFFFFFFFull; ++i, key = key * 2 + 4000) pickle += "r" + test::u32(static_cast<std::uint32_t>(key));
+  auto program = run(pickle + ".");
+  EXPECT_TRUE(program.stopped);
+}
+
 TEST(Machine, SparseHugeMemoKeysCostNoMemory) {
   auto program = run("Nr\xff\xff\xff\xffj\xff\xff\xff\xff.");
   EXPECT_TRUE(program.stopped);
