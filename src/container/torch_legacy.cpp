@@ -43,8 +43,8 @@ LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, co
     if (pid.kind != NodeKind::tuple) continue;
     const auto& fields = graph.children(pid.index);
     const GlobalRef* type = fields.size() >= 5 ? graph.as_global(fields[1]) : nullptr;
-    const std::string_view* key = fields.size() >= 5 ? graph.as_text(fields[2]) : nullptr;
-    if (type == nullptr || key == nullptr || fields[4].kind != ValueKind::integer) continue;
+    const auto key = fields.size() >= 5 ? graph.text_of(fields[2]) : std::nullopt;
+    if (type == nullptr || !key || fields[4].kind != ValueKind::integer) continue;
     storages[std::string(*key)] = StorageInfo{element_size(type->name), fields[4].integer};
   }
   const ObjectGraph& keys_graph = stream.pickles[4].graph;
@@ -55,8 +55,8 @@ LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, co
   std::uint64_t at = stream.pickles[4].end;
   LegacyStorageCheck check;
   for (Value key_value : keys_graph.children(keys_graph.node(root.node).index)) {
-    const std::string_view* key = keys_graph.as_text(key_value);
-    if (key == nullptr) return problem(at, "a storage key is not a string");
+    const auto key = keys_graph.text_of(key_value);
+    if (!key) return problem(at, "a storage key is not a string");
     auto info = storages.find(*key);
     if (info == storages.end() || info->second.element_size == 0)
       return problem(at, "storage '" + std::string(*key) + "' has no persistent id of a known storage type");

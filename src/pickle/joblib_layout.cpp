@@ -17,8 +17,8 @@ const std::vector<Value>* container_items(const ObjectGraph& graph, Value value,
 // The value stored under a str key of a dict node, or nothing.
 std::optional<Value> dict_get(const ObjectGraph& graph, const std::vector<Value>& items, std::string_view key) {
   for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
-    const std::string_view* text = graph.as_text(items[i]);
-    if (text != nullptr && *text == key) return items[i + 1];
+    const auto text = graph.text_of(items[i]);
+    if (text && *text == key) return items[i + 1];
   }
   return std::nullopt;
 }
@@ -38,8 +38,8 @@ Result<DtypeFacts> dtype_facts(const ObjectGraph& graph, Value dtype) {
   if (callee == nullptr || callee->name != "dtype" || (callee->module != "numpy" && callee->module != "numpy.core.multiarray"))
     return bad("dtype is not made by numpy.dtype");
   const auto* args = container_items(graph, call.args, NodeKind::tuple);
-  const std::string_view* descr = args != nullptr && !args->empty() ? graph.as_text(args->front()) : nullptr;
-  if (descr == nullptr) return bad("numpy.dtype call without a type string");
+  const auto descr = args != nullptr && !args->empty() ? graph.text_of(args->front()) : std::nullopt;
+  if (!descr) return bad("numpy.dtype call without a type string");
   DtypeFacts facts;
   facts.descr = std::string(*descr);
   for (const Effect& effect : graph.effects()) {

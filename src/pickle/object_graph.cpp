@@ -69,10 +69,24 @@ const GlobalRef* ObjectGraph::as_global(Value value) const {
   return n.kind == NodeKind::global ? &globals_[n.index] : nullptr;
 }
 
-const std::string_view* ObjectGraph::as_text(Value value) const {
-  if (!value.is_node()) return nullptr;
+std::optional<std::string_view> ObjectGraph::text_of(Value value) const {
+  if (value.kind == ValueKind::text || value.kind == ValueKind::bytes) return std::string_view(value.chars, value.length);
+  if (!value.is_node()) return std::nullopt;
   const Node& n = nodes_[value.node];
-  return (n.kind == NodeKind::text || n.kind == NodeKind::bytes) ? &strings_[n.index] : nullptr;
+  if (n.kind == NodeKind::text || n.kind == NodeKind::bytes) return strings_[n.index];
+  return std::nullopt;
+}
+
+bool ObjectGraph::is_str(Value value) const {
+  return value.kind == ValueKind::text || (value.is_node() && nodes_[value.node].kind == NodeKind::text);
+}
+
+Value ObjectGraph::text_value(ValueKind kind, std::string_view text, bool copy) {
+  if (copy) {
+    owned_strings_.emplace_back(text);
+    text = owned_strings_.back();
+  }
+  return Value::make_text(kind, text);
 }
 
 }  // namespace picklewall::detail

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,15 +22,19 @@ using NodeId = std::uint32_t;
 // keeping them is most of the cost of a big data pickle.
 enum class GraphDetail { effects, full };
 
-// `unset` marks a free memo slot; it never appears on the VM stack or in the graph.
-enum class ValueKind : std::uint8_t { none, boolean, integer, big_integer, real, node, unset };
+// `unset` marks a free memo slot; it never appears on the VM stack or in the graph. `text` (str) and `bytes`
+// point at their characters (in the input, or in the graph's pool when they had to be decoded): strings are
+// most of a data pickle, and a node per string was a third of the graph.
+enum class ValueKind : std::uint8_t { none, boolean, integer, big_integer, real, node, unset, text, bytes };
 
 struct Value {
   ValueKind kind = ValueKind::none;
+  std::uint32_t length = 0;  // text, bytes
   union {
     std::int64_t integer;
     double real;
     NodeId node;
+    const char* chars;
   };
   Value() : integer(0) {}
   static Value make_none() { return Value(); }
@@ -39,12 +44,19 @@ struct Value {
   static Value make_real(double d) { Value v; v.kind = ValueKind::real; v.real = d; return v; }
   static Value make_node(NodeId id) { Value v; v.kind = ValueKind::node; v.node = id; return v; }
   static Value make_unset() { Value v; v.kind = ValueKind::unset; return v; }
+  static Value make_text(ValueKind kind, std::string_view text) {
+    Value v;
+    v.kind = kind;
+    v.length = static_cast<std::uint32_t>(text.size());
+    v.chars = text.data();
+    return v;
+  }
   bool is_node() const { return kind == ValueKind::node; }
 };
 
 enum class NodeKind : std::uint8_t {
-  text,        // str (BINUNICODE*, UNICODE, and STRING/BINSTRING which load as str by default)
-  bytes,       // BINBYTES*, SHORT_BINBYTES
+  text,        // str of 4 GiB or more (shorter ones are inline Values)
+  bytes,       // bytes of 4 GiB or more
   bytearray,   // BYTEARRAY8
   tuple, list, dict, set, frozenset,
   global,      // a class or function imported by GLOBAL / STACK_GLOBAL / INST / OBJ target
@@ -158,8 +170,12 @@ class ObjectGraph {
 
   // The global node behind a value, following nothing: only direct global nodes count.
   const GlobalRef* as_global(Value value) const;
-  // Text of a value when it is a str or bytes node.
-  const std::string_view* as_text(Value value) const;
+  // The characters of a str or bytes value (inline or node); nothing for other values.
+  std::optional<std::string_view> text_of(Value value) const;
+  // True for a str (what STACK_GLOBAL accepts), inline or node.
+  bool is_str(Value value) const;
+  // A value for `text`, copied into the graph's pool when `copy` (decoded text with no home in the input).
+  Value text_value(ValueKind kind, std::string_view text, bool copy);
 
  private:
   BigArray<Node> nodes_;

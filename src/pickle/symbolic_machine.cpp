@@ -174,9 +174,11 @@ class Machine {
   }
 
   bool push_text(const Instruction& in, NodeKind kind) {
-    std::uint32_t id = in.owned_text.empty() || in.text.data() != in.owned_text.data()
-                           ? graph().add_string_view(in.text)
-                           : graph().add_string_copy(in.owned_text);
+    const bool decoded = !in.owned_text.empty() && in.text.data() == in.owned_text.data();
+    if (in.text.size() <= UINT32_MAX)
+      return push(graph().text_value(kind == NodeKind::text ? ValueKind::text : ValueKind::bytes, in.text, decoded));
+    // 4 GiB and more (BINUNICODE8/BINBYTES8): a node, since a Value holds a 32-bit length.
+    const std::uint32_t id = decoded ? graph().add_string_copy(in.owned_text) : graph().add_string_view(in.text);
     return push_node(kind, id);
   }
 
@@ -374,9 +376,9 @@ class Machine {
         return push_global(std::string(in.text), std::string(in.name), GlobalSource::global_opcode);
       case Opcode::STACK_GLOBAL: {
         if (!pop(b) || !pop(a)) return false;  // name, then module
-        const std::string_view* module = is_node_kind(a, NodeKind::text) ? graph().as_text(a) : nullptr;
-        const std::string_view* name = is_node_kind(b, NodeKind::text) ? graph().as_text(b) : nullptr;
-        if (module == nullptr || name == nullptr) {
+        const auto module = graph().is_str(a) ? graph().text_of(a) : std::nullopt;
+        const auto name = graph().is_str(b) ? graph().text_of(b) : std::nullopt;
+        if (!module || !name) {
           // Operands computed at load time (a call returning a str) resolve to a name we cannot know;
           // constants of another type make CPython raise.
           bool dynamic = (a.is_node() && graph().node(a.node).kind == NodeKind::call) ||
@@ -427,12 +429,9 @@ class Machine {
         add_effect(EffectKind::build, a, b);
         if (options_.joblib_arrays && is_joblib_wrapper(a)) return skip_joblib_array(b);
         return true;
-      case Opcode::PERSID: {
-        NodeId text_node;
-        if (!new_node(NodeKind::text, graph().add_string_view(in.text), text_node)) return false;
-        a = Value::make_node(text_node);
+      case Opcode::PERSID:
+        a = graph().text_value(ValueKind::text, in.text, false);
         [[fallthrough]];
-      }
       case Opcode::BINPERSID: {
         if (in.opcode == Opcode::BINPERSID && !pop(a)) return false;
         NodeId id;

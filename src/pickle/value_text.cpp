@@ -84,6 +84,8 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
       case ValueKind::real: out += number_text(v.real); continue;
       case ValueKind::node: break;
       case ValueKind::unset: out += "<unset>"; continue;
+      case ValueKind::text: out += quote_text({v.chars, v.length}, 60); continue;
+      case ValueKind::bytes: out += quote_text({v.chars, v.length}, 24, true); continue;
     }
     if (task.depth > max_depth) {
       out += "...";
