@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -54,6 +55,24 @@ class Decoder {
           width = 4;
           out.integer = {true, static_cast<std::int32_t>(static_cast<std::uint32_t>(load_le(p + 1, 4))), false};
           break;
+        case ArgumentKind::float8_be: {
+          if (position_ + 9 > input_.size()) return next_slow(out);
+          std::uint64_t bits = 0;
+          for (int i = 1; i <= 8; ++i) bits = (bits << 8) | p[i];
+          std::memcpy(&out.real, &bits, sizeof bits);
+          width = 8;
+          break;
+        }
+        case ArgumentKind::counted_bytes1: {
+          // SHORT_BINUNICODE / SHORT_BINBYTES / SHORT_BINSTRING: the commonest strings in any pickle.
+          const std::uint64_t length = p[1];
+          if (position_ + 2 + length > input_.size()) return next_slow(out);
+          out.text = std::string_view(reinterpret_cast<const char*>(p + 2), length);
+          if (static_cast<Opcode>(p[0]) == Opcode::SHORT_BINUNICODE && !is_valid_utf8(out.text, true))
+            return next_slow(out);  // the full decoder reports it
+          width = static_cast<int>(1 + length);
+          break;
+        }
         default: return next_slow(out);
       }
       out.opcode = static_cast<Opcode>(p[0]);

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
 namespace picklewall::detail {
 namespace {
@@ -297,6 +298,13 @@ std::optional<std::string> decode_raw_unicode_escape(std::string_view text) {
 bool is_valid_utf8(std::string_view text, bool allow_surrogates) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   std::size_t n = text.size(), i = 0;
+  // ASCII runs eight bytes at a time: names, keys and labels are almost always ASCII.
+  while (i + 8 <= n) {
+    std::uint64_t word;
+    std::memcpy(&word, p + i, 8);
+    if (word & 0x8080808080808080ull) break;
+    i += 8;
+  }
   while (i < n) {
     unsigned char c = p[i];
     if (c < 0x80) {
