@@ -41,11 +41,14 @@ bool is_legacy_torch(std::span<const std::uint8_t> bytes) {
          std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin());
 }
 
-// joblib pickles name joblib.numpy_pickle.NumpyArrayWrapper for every array; without it a file is a plain pickle.
-bool is_joblib(std::span<const std::uint8_t> bytes) {
-  static constexpr std::string_view marker = "NumpyArrayWrapper";
-  const auto* begin = reinterpret_cast<const char*>(bytes.data());
-  return std::string_view(begin, bytes.size()).find(marker) != std::string_view::npos;
+// joblib pickles name joblib.numpy_pickle.NumpyArrayWrapper before every array's raw bytes.
+bool names_joblib_wrapper(const detail::PickleStream& stream) {
+  for (const auto& program : stream.pickles)
+    for (std::size_t i = 0; i < program.graph.global_count(); ++i) {
+      const auto& ref = program.graph.global(i);
+      if (ref.module == "joblib.numpy_pickle" && ref.name == "NumpyArrayWrapper") return true;
+    }
+  return false;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -99,7 +102,6 @@ class FileScan {
         if (item.member.empty()) add("format.empty", Severity::info, item.member, 0, "empty file");
         return "empty";
       case ContentKind::pickle_with_proto:
-        if (is_joblib(item.bytes)) return scan_joblib(item);
         if (is_legacy_torch(item.bytes)) return scan_legacy_torch(item);
         return scan_pickle(item, {});
       case ContentKind::numpy_npy:
@@ -175,9 +177,12 @@ class FileScan {
     detail::list_globals(stream, *globals_);
   }
 
-  std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected,
-                          std::uint64_t max_pickles = 0) {
-    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, max_pickles), item.member, expected);
+  std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected) {
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
+    // A joblib file reads as a pickle up to its first raw array; seeing the wrapper class, read it again the
+    // way joblib.load does. (Searching the bytes for the name instead would touch every page of a big file.)
+    if (names_joblib_wrapper(stream)) return scan_joblib(item);
+    analyze(stream, item.member, expected);
     return "pickle";
   }
 
