@@ -42,6 +42,7 @@ LOADERS = {
     "pickle-twice": "import pickle\nwith open(PATH, 'rb') as f:\n    pickle.load(f)\n    pickle.load(f)",
     "torch": "import torch\ntorch.load(PATH, weights_only=False)",
     "numpy": "import numpy\nnumpy.load(PATH, allow_pickle=True)",
+    "numpy-npz": "import numpy\nwith numpy.load(PATH, allow_pickle=True) as archive:\n    [archive[key] for key in archive.files]",
     "joblib": "import joblib\njoblib.load(PATH)",
 }
 

@@ -12,6 +12,7 @@ EXPECTED_ANOMALY = {
     "zip_flag_strong_encryption": "zip.unusual-flags",
     "zip_local_name_mismatch": "zip.name-mismatch",
     "zip_pickle_under_odd_name": None,
+    "zip_duplicate_data_pkl": "zip.duplicate-name",
 }
 
 
@@ -32,3 +33,31 @@ def test_zip_trick(name, tmp_path):
         # torch refuses this archive (the trick breaks the loader too): still never safe, payload still named.
         assert report["verdict"] in ("suspicious", "malicious"), (child.stdout, report)
     assert any(f["symbol"] == "builtins.exec" for f in report["findings"]), report
+
+
+def test_zip_inside_zip_is_opened(tmp_path):
+    import io
+    import zipfile
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("model/data.pkl", b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00true\x85R.")
+    outer = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(outer, "w") as archive:
+        archive.writestr("weights/inner.zip", inner.getvalue())
+    report = run_scan(outer).file()
+    assert report["verdict"] == "malicious"
+    assert any(f["member"] == "weights/inner.zip/model/data.pkl" for f in report["findings"]), report
+
+
+def test_password_protected_archives_are_never_safe(tmp_path):
+    import subprocess
+    payload = tmp_path / "model.pkl"
+    payload.write_bytes(b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00true\x85R.")
+    subprocess.run(["zip", "-q", "-P", "secret", "locked.zip", "model.pkl"], cwd=tmp_path, check=True)
+    subprocess.run(["7z", "a", "-bso0", "-bsp0", "-psecret", "locked.7z", "model.pkl"], cwd=tmp_path, check=True)
+    payload.unlink()
+    report = run_scan(tmp_path).by_path()
+    zip_rules = {f["rule"] for f in report[str(tmp_path / "locked.zip")]["findings"]}
+    assert "zip.encrypted-flag" in zip_rules and report[str(tmp_path / "locked.zip")]["verdict"] != "safe"
+    seven = report[str(tmp_path / "locked.7z")]
+    assert seven["verdict"] != "safe", seven
