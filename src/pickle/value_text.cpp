@@ -98,21 +98,18 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
       case NodeKind::bytearray: out += "bytearray(" + quote_text(graph.string(node.index), 24, true) + ")"; break;
       case NodeKind::tuple: push_sequence(graph.children(node.index), task.depth, "(", ")", false, true); break;
       case NodeKind::list:
-        if (!contents_kept) out += "[...]";
-        else push_sequence(graph.children(node.index), task.depth, "[", "]", false, false);
-        break;
       case NodeKind::dict:
-        if (!contents_kept) out += "{...}";
-        else push_sequence(graph.children(node.index), task.depth, "{", "}", true, false);
-        break;
       case NodeKind::set:
-        if (!contents_kept) out += "{...}";
-        else push_sequence(graph.children(node.index), task.depth, "{", "}", false, false);
+      case NodeKind::frozenset: {
+        const bool is_list = node.kind == NodeKind::list, is_frozen = node.kind == NodeKind::frozenset;
+        const char* open = is_list ? "[" : is_frozen ? "frozenset({" : "{";
+        const char* close = is_list ? "]" : is_frozen ? "})" : "}";
+        if (contents_kept)
+          push_sequence(graph.children(node.index), task.depth, open, close, node.kind == NodeKind::dict, false);
+        else
+          out.append(open).append("...").append(close);  // GraphDetail::effects keeps no items of these
         break;
-      case NodeKind::frozenset:
-        if (!contents_kept) out += "frozenset(...)";
-        else push_sequence(graph.children(node.index), task.depth, "frozenset({", "})", false, false);
-        break;
+      }
       case NodeKind::global: out += graph.global(node.index).qualified(); break;
       case NodeKind::extension: out += "<extension code " + std::to_string(node.index) + ">"; break;
       case NodeKind::buffer: out += "<out-of-band buffer>"; break;
