@@ -23,6 +23,8 @@ struct Limits {
   std::uint64_t max_archive_members = 100'000;  // members of one archive
   std::uint64_t max_archive_depth = 4;          // archives inside archives
   std::uint64_t max_decompressed_bytes = 1ull << 30;  // per member after inflating
+  // All members of one file together: a zip of a hundred bombs must not hold a hundred budgets in memory.
+  std::uint64_t max_total_decompressed_bytes = 2ull << 30;
   // Inflated bytes per compressed byte. Single-pass deflate tops out near 1032:1, so this catches bombs built
   // from runs of zeros while real pickles (about 2-10:1) never come close.
   std::uint64_t max_decompression_ratio = 1000;

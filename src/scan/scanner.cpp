@@ -287,6 +287,23 @@ class FileScan {
         "(Keras 2 always, Keras 3 with safe_mode=False). It cannot be judged as data; review or rebuild the layer");
   }
 
+  // Limits for the next decompression: the per-member budget, capped by what is left of the per-file budget.
+  // Nothing left: reports it once and says no.
+  bool decompression_budget(const std::string& member, Limits& limits) {
+    limits = options_.limits;
+    const std::uint64_t left = options_.limits.max_total_decompressed_bytes -
+                               std::min(options_.limits.max_total_decompressed_bytes, decompressed_total_);
+    if (left == 0) {
+      if (!total_budget_reported_)
+        add("limit.max_total_decompressed_bytes", Severity::suspicious, member, 0,
+            "this file inflates beyond the per-file decompression budget; the remaining members were not scanned");
+      total_budget_reported_ = true;
+      return false;
+    }
+    limits.max_decompressed_bytes = std::min(limits.max_decompressed_bytes, left);
+    return true;
+  }
+
   bool nesting_allowed(const WorkItem& item) {
     if (item.depth < options_.limits.max_archive_depth) return true;
     add("limit.max_archive_depth", Severity::suspicious, item.member, 0,
@@ -307,6 +324,7 @@ class FileScan {
       if (member.truncated_by_limit)
         add("limit.max_decompressed_bytes", Severity::suspicious, name, 0,
             "inflates beyond the decompression budget (bytes or ratio); only the first part was scanned");
+      decompressed_total_ += member.data.size();
       owned_.push_back(std::move(member.data));
       queue_.push_back(WorkItem{owned_.back(), name, item.depth + 1, false});
     }
@@ -320,9 +338,10 @@ class FileScan {
 
   std::string scan_compressed(const WorkItem& item, ContentKind kind) {
     const std::string format(detail::to_string(kind));
-    if (!nesting_allowed(item)) return format;
-    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, options_.limits)
-                                              : detail::decompress_stream(item.bytes, options_.limits);
+    Limits limits;
+    if (!nesting_allowed(item) || !decompression_budget(item.member, limits)) return format;
+    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, limits)
+                                              : detail::decompress_stream(item.bytes, limits);
     if (!contents) {
       add("archive.corrupt", Severity::suspicious, item.member, 0,
           "starts like " + format + " data but cannot be decompressed: " + contents.error().message);
@@ -334,8 +353,9 @@ class FileScan {
 
   std::string scan_archive(const WorkItem& item, ContentKind kind) {
     const std::string format(detail::to_string(kind));
-    if (!nesting_allowed(item)) return format;
-    auto contents = detail::read_archive(item.bytes, options_.limits);
+    Limits limits;
+    if (!nesting_allowed(item) || !decompression_budget(item.member, limits)) return format;
+    auto contents = detail::read_archive(item.bytes, limits);
     if (!contents) {
       add("archive.corrupt", Severity::suspicious, item.member, 0,
           "starts like a " + format + " archive but cannot be read: " + contents.error().message);
@@ -406,9 +426,14 @@ class FileScan {
     }
     for (const auto& entry : entries) {
       if (!entry.readable || entry.name.ends_with("/")) continue;
+      Limits limits;
+      if (entry.method != 0 && !decompression_budget(prefix + entry.name, limits)) continue;
       owned_.emplace_back();
-      auto data = detail::read_zip_entry(item.bytes, entry, options_.limits, owned_.back());
+      auto data = detail::read_zip_entry(item.bytes, entry, entry.method != 0 ? limits : options_.limits, owned_.back());
+      // Inflating costs the budget whether or not it succeeded; a failed member's buffer is freed at once.
+      decompressed_total_ += entry.method != 0 ? owned_.back().size() : 0;
       if (!data) {
+        owned_.pop_back();
         add(data.error().code == ErrorCode::limit_exceeded ? "limit.max_decompressed_bytes" : "zip.unreadable-member",
             Severity::suspicious, prefix + entry.name, entry.local_header_offset,
             "member could not be read: " + data.error().message);
@@ -433,6 +458,8 @@ class FileScan {
   std::vector<std::string>* globals_ = nullptr;
   std::deque<WorkItem> queue_;
   std::deque<std::vector<std::uint8_t>> owned_;  // inflated members; a deque keeps spans into them valid
+  std::uint64_t decompressed_total_ = 0;          // bytes inflated so far for this file
+  bool total_budget_reported_ = false;
 };
 
 void order_findings(std::vector<Finding>& findings) {

@@ -47,6 +47,7 @@ def test_no_hostile_file_crashes_and_none_is_safe(hostile, report):
     ("long_text_line", "limit.max_line_bytes"),
     ("zip_bomb", "limit.max_decompressed_bytes"),
     ("zip_nested_8", "limit.max_archive_depth"),
+    ("zip_many_bombs", "limit.max_total_decompressed_bytes"),
     ("stack_global_empty", "pickle.malformed"),
 ])
 def test_limits_and_damage_are_named(report, hostile, name, rule):
