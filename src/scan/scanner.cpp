@@ -95,7 +95,8 @@ class FileScan {
       if (stream.pickles.empty() || !stream.pickles.front().stopped) return "tensor-data";
       add("zip.pickle-in-tensor-record", Severity::suspicious, item.member, 0,
           "a tensor storage record holds a complete pickle; torch does not load it, but nothing legitimate puts one here");
-      return scan_pickle(item, {});
+      analyze(stream, item.member, {});
+      return "pickle";
     }
     switch (kind) {
       case ContentKind::empty:
