@@ -234,6 +234,12 @@ class Machine {
   bool memo_put(std::uint64_t key) {
     if (stack_.size() <= fence()) return underflow();
     Value value = stack_.back();
+    // The common case by far: the next key in order (MEMOIZE, or BINPUT as real picklers number them).
+    if (key == memo_dense_.size() && memo_entries_ < limits_.max_memo_entries) {
+      memo_dense_.push_back(value);
+      ++memo_entries_;
+      return true;
+    }
     Value* slot = nullptr;
     // Dense only while keys stay near the number of entries (as real picklers number them). Bounding by the
     // array's own size would let keys that double each time grow it geometrically: 30 PUTs, 64 GB.
