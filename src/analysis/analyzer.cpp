@@ -31,6 +31,8 @@ std::string pickle_member(const std::string& member, std::size_t index, std::siz
 
 void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
                     std::vector<Finding>& findings) {
+  // One level only, never deeper: nested pickles (joblib object arrays) are run without joblib array handling,
+  // so they have no nested pickles of their own, whatever the input says.
   for (const PickleProgram& nested : program.nested)
     analyze_pickle(nested, policy, (member.empty() ? "" : member + " ") + "[object array pickle]", findings);
   const ObjectGraph& graph = program.graph;

@@ -18,7 +18,7 @@ bool is_instance_factory(const GlobalRef& ref) {
 class Collector {
  public:
   Collector(const PickleProgram& program, const std::string& member, std::vector<Finding>& findings)
-      : program_(program), graph_(program.graph), member_(member), findings_(findings) {}
+      : graph_(program.graph), member_(member), findings_(findings) {}
 
   std::vector<GlobalUse> run() {
     for (const Effect& effect : graph_.effects()) {
@@ -155,7 +155,6 @@ class Collector {
             " is thrown away (POP): a call made only for its side effect is the shape of an injected payload");
   }
 
-  const PickleProgram& program_;
   const ObjectGraph& graph_;
   const std::string& member_;
   std::vector<Finding>& findings_;
