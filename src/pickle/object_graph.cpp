@@ -5,15 +5,14 @@
 namespace picklewall::detail {
 
 void ObjectGraph::reserve_for_input(std::uint64_t bytes, std::uint64_t max_nodes) {
-  // Every node, string and container takes at least one opcode byte.
+  // Every node and container takes at least one opcode byte. (strings_ holds only strings of 4 GiB and more.)
   const auto bound = static_cast<std::size_t>(std::min(bytes, max_nodes));
   nodes_.reserve(bound);
-  strings_.reserve(bound / 2);
   containers_.reserve(bound / 2);
 }
 
-NodeId ObjectGraph::add_node(NodeKind kind, Opcode opcode, std::uint64_t offset, std::uint32_t index) {
-  nodes_.push_back(Node{kind, opcode, false, false, index, offset});
+NodeId ObjectGraph::add_node(NodeKind kind, std::uint32_t index) {
+  nodes_.push_back(Node{kind, index});
   return static_cast<NodeId>(nodes_.size() - 1);
 }
 

@@ -67,16 +67,9 @@ enum class NodeKind : std::uint8_t {
   readonly,    // READONLY_BUFFER applied to a value
 };
 
-// How a global was named in the stream (for messages and for inspect).
-enum class GlobalSource : std::uint8_t { global_opcode, stack_global, inst };
-
 struct Node {
   NodeKind kind;
-  Opcode opcode;           // the opcode that created it
-  bool built = false;      // received at least one BUILD
-  bool mutated = false;    // received APPEND/SETITEM/ADDITEMS
-  std::uint32_t index = 0; // kind-specific: string id, children id, call id, global id
-  std::uint64_t offset = 0;
+  std::uint32_t index = 0;  // kind-specific: container record, string, call or global id
 };
 
 struct GlobalRef {
@@ -84,7 +77,6 @@ struct GlobalRef {
   std::string name;    // may be dotted (attribute walk)
   std::string original_module;  // as written in the stream (before remapping)
   std::string original_name;
-  GlobalSource source = GlobalSource::global_opcode;
   std::uint64_t offset = 0;
   std::string qualified() const { return module + "." + name; }
 };
@@ -125,7 +117,7 @@ class ObjectGraph {
   // so a big pickle never pays for reallocation copies.
   void reserve_for_input(std::uint64_t bytes, std::uint64_t max_nodes);
 
-  NodeId add_node(NodeKind kind, Opcode opcode, std::uint64_t offset, std::uint32_t index = 0);
+  NodeId add_node(NodeKind kind, std::uint32_t index = 0);
   Node& node(NodeId id) { return nodes_[id]; }
   const Node& node(NodeId id) const { return nodes_[id]; }
   std::size_t node_count() const { return nodes_.size(); }

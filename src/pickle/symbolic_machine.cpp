@@ -129,7 +129,7 @@ class Machine {
   bool new_node(NodeKind kind, std::uint32_t index, NodeId& id) {
     if (graph().node_count() >= limits_.max_graph_nodes)
       return fail_limit("max_graph_nodes", "object graph larger than " + std::to_string(limits_.max_graph_nodes) + " nodes");
-    id = graph().add_node(kind, current_opcode_, current_offset_, index);
+    id = graph().add_node(kind, index);
     return true;
   }
   bool push_node(NodeKind kind, std::uint32_t index = 0) {
@@ -158,15 +158,11 @@ class Machine {
           return fail_limit("max_nesting_depth",
                             "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
       }
-      if (kids == nullptr) continue;
-      if (!stack_[i].is_node() && kids->size() >= scalars_kept_per_container) {
-        ++program_.dropped_scalars;
-        continue;
-      }
-      if (container_items_ >= limits_.max_container_items) {
-        ++program_.dropped_scalars;
-        continue;
-      }
+      // Not kept: items of lists/dicts/sets in scan mode, scalars past the per-container cap, anything past the
+      // graph-wide budget. None of them can call or import anything.
+      const bool keep = kids != nullptr && container_items_ < limits_.max_container_items &&
+                        (stack_[i].is_node() || kids->size() < scalars_kept_per_container);
+      if (!keep) continue;
       ++container_items_;
       kids->push_back(stack_[i]);
     }
@@ -182,14 +178,13 @@ class Machine {
     return push_node(kind, id);
   }
 
-  bool push_global(std::string module, std::string name, GlobalSource source) {
+  bool push_global(std::string module, std::string name) {
     GlobalRef ref;
     ref.original_module = module;
     ref.original_name = name;
     if (program_.protocol < 3) remap_python2_name(module, name);
     ref.module = std::move(module);
     ref.name = std::move(name);
-    ref.source = source;
     ref.offset = current_offset_;
     NodeId id;
     if (!new_node(NodeKind::global, graph().add_global(std::move(ref)), id)) return false;
@@ -219,7 +214,6 @@ class Machine {
     if (is_node_kind(target, plain_kind)) {
       if (!append_children(target.node, from, stack_.size())) return false;
     } else {
-      if (target.is_node()) graph().node(target.node).mutated = true;
       add_effect(EffectKind::mutate, target, from < stack_.size() ? stack_[from] : Value());
     }
     stack_.resize(from);
@@ -278,12 +272,10 @@ class Machine {
     switch (in.opcode) {
       case Opcode::PROTO:
         if (in.integer.value > highest_protocol) return fail_at("unsupported pickle protocol: " + std::to_string(in.integer.value));
-        if (program_.first_protocol < 0) program_.first_protocol = static_cast<int>(in.integer.value);
         program_.protocol = static_cast<int>(in.integer.value);
         return true;
       case Opcode::FRAME:
-        ++program_.frames;
-        return true;
+        return true;  // frames are transparent to _pickle.c once the decoder has checked their length
       case Opcode::STOP:
         if (!pop(a)) return false;
         program_.root = a;
@@ -379,7 +371,7 @@ class Machine {
       case Opcode::GET: case Opcode::BINGET: case Opcode::LONG_BINGET:
         return memo_get(static_cast<std::uint64_t>(in.integer.value));
       case Opcode::GLOBAL:
-        return push_global(std::string(in.text), std::string(in.name), GlobalSource::global_opcode);
+        return push_global(std::string(in.text), std::string(in.name));
       case Opcode::STACK_GLOBAL: {
         if (!pop(b) || !pop(a)) return false;  // name, then module
         const auto module = graph().is_str(a) ? graph().text_of(a) : std::nullopt;
@@ -390,13 +382,13 @@ class Machine {
           bool dynamic = (a.is_node() && graph().node(a.node).kind == NodeKind::call) ||
                          (b.is_node() && graph().node(b.node).kind == NodeKind::call);
           if (!dynamic) return fail_at("STACK_GLOBAL requires str");
-          return push_global("<computed at load time>", "<computed at load time>", GlobalSource::stack_global);
+          return push_global("<computed at load time>", "<computed at load time>");
         }
-        return push_global(std::string(*module), std::string(*name), GlobalSource::stack_global);
+        return push_global(std::string(*module), std::string(*name));
       }
       case Opcode::INST: {
         if (!pop_mark(mark)) return false;
-        if (!push_global(std::string(in.text), std::string(in.name), GlobalSource::inst)) return false;
+        if (!push_global(std::string(in.text), std::string(in.name))) return false;
         // The class was pushed for bookkeeping; take it back and call it with the marked items.
         c = stack_.back();
         stack_.pop_back();
@@ -431,7 +423,6 @@ class Machine {
         b = stack_.back();
         stack_.pop_back();
         a = stack_.back();
-        if (a.is_node()) graph().node(a.node).built = true;
         add_effect(EffectKind::build, a, b);
         if (options_.joblib_arrays && is_joblib_wrapper(a)) return skip_joblib_array(b);
         return true;
@@ -476,7 +467,6 @@ class Machine {
   bool skip_joblib_array(Value state) {
     auto layout = joblib_array_layout(program_.graph, state);
     if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
-    ++program_.joblib_arrays;
     if (layout.value().has_object) {
       PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, deadline_,
                                         MachineOptions{options_.detail, false});
@@ -499,7 +489,6 @@ class Machine {
     }
     if (!decoder_.skip(layout.value().bytes))
       return fail_at("joblib array data (" + std::to_string(layout.value().bytes) + " bytes) runs past the end");
-    program_.joblib_array_bytes += layout.value().bytes;
     return true;
   }
 

@@ -31,16 +31,11 @@ struct PickleProgram {
   std::uint64_t leftover_items = 0; // objects left on the stack under the root at STOP
   std::vector<Value> leftover_values;  // the first few of them
   std::optional<PickleFailure> failure;
-  int first_protocol = -1;  // argument of the first PROTO, -1 without one
   int protocol = 0;         // protocol in force at the end (PROTO may appear more than once)
   std::uint64_t opcode_count = 0;
   std::uint64_t memo_overwrites = 0;   // PUTs to a memo key already holding a value
   std::uint64_t first_memo_overwrite_offset = 0;
-  std::uint64_t dropped_scalars = 0;   // scalar container items not kept (big numeric lists)
-  std::uint64_t frames = 0;
-  // joblib: raw array regions skipped, and the pickles object arrays were written as.
-  std::uint64_t joblib_arrays = 0;
-  std::uint64_t joblib_array_bytes = 0;
+  // joblib: the pickles that object arrays were written as.
   std::vector<PickleProgram> nested;
 };
 
