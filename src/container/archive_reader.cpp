@@ -2,23 +2,16 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <memory>
 
-#include "io/checked.hpp"
+#include "io/bounded_inflate.hpp"
 
 namespace picklewall::detail {
 namespace {
 
 using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
-
-// The most a member may inflate to: the byte budget, and the ratio budget against the compressed input.
-std::uint64_t inflate_cap(std::uint64_t compressed_size, const Limits& limits) {
-  const auto by_ratio = checked_mul(std::max<std::uint64_t>(compressed_size, 1), limits.max_decompression_ratio);
-  return std::min(limits.max_decompressed_bytes, by_ratio ? *by_ratio : UINT64_MAX);
-}
 
 // Reads the current entry's data, stopping at `cap` bytes.
 bool read_entry_data(struct archive* reader, std::uint64_t cap, ArchiveMember& member, std::string& error) {
@@ -55,7 +48,7 @@ Result<ArchiveContents> read_with(std::span<const std::uint8_t> bytes, const Lim
                                            (archive_error_string(reader.get()) ? archive_error_string(reader.get()) : "unknown format")};
   ArchiveContents contents;
   // One budget for the whole archive as well as per member: a thousand members of 1 GiB is still a bomb.
-  std::uint64_t total_cap = inflate_cap(bytes.size(), limits);
+  std::uint64_t total_cap = decompression_cap(bytes.size(), limits);
   struct archive_entry* entry = nullptr;
   while (true) {
     const int status = archive_read_next_header(reader.get(), &entry);
@@ -101,41 +94,15 @@ Result<ArchiveContents> decompress_stream(std::span<const std::uint8_t> bytes, c
 }
 
 Result<ArchiveContents> decompress_zlib(std::span<const std::uint8_t> bytes, const Limits& limits) {
-  const std::uint64_t cap = inflate_cap(bytes.size(), limits);
-  z_stream stream{};
-  if (inflateInit(&stream) != Z_OK) return Error{ErrorCode::io, "zlib initialisation failed"};
   ArchiveContents contents;
   contents.members.emplace_back();
   ArchiveMember& member = contents.members.back();
-  std::vector<std::uint8_t> chunk(1 << 16);
-  std::uint64_t consumed = 0;
-  int status = Z_OK;
-  while (status != Z_STREAM_END) {
-    const std::uint64_t left = bytes.size() - consumed;
-    stream.next_in = const_cast<Bytef*>(bytes.data() + consumed);
-    stream.avail_in = static_cast<uInt>(std::min<std::uint64_t>(left, 1u << 30));
-    stream.next_out = chunk.data();
-    stream.avail_out = static_cast<uInt>(chunk.size());
-    const uLong before = stream.total_in;
-    status = inflate(&stream, Z_NO_FLUSH);
-    consumed += stream.total_in - before;
-    const std::size_t produced = chunk.size() - stream.avail_out;
-    if (status != Z_OK && status != Z_STREAM_END) {
-      contents.error = status == Z_BUF_ERROR ? "zlib stream is truncated" : "zlib data is corrupt";
-      break;
-    }
-    if (member.data.size() + produced > cap) {
-      member.data.insert(member.data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(cap - member.data.size()));
-      member.truncated_by_limit = true;
-      break;
-    }
-    member.data.insert(member.data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(produced));
-    if (produced == 0 && stream.avail_in == 0) {
-      if (status != Z_STREAM_END) contents.error = "zlib stream is truncated";
-      break;
-    }
+  switch (inflate_bounded(bytes, false, decompression_cap(bytes.size(), limits), member.data)) {
+    case InflateStatus::complete: break;
+    case InflateStatus::over_budget: member.truncated_by_limit = true; break;
+    case InflateStatus::truncated: contents.error = "zlib stream is truncated"; break;
+    case InflateStatus::corrupt: contents.error = "zlib data is corrupt"; break;
   }
-  inflateEnd(&stream);
   return contents;
 }
 

@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include "io/bounded_inflate.hpp"
 #include "io/checked.hpp"
 
 namespace picklewall::detail {
@@ -192,46 +193,19 @@ Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_
   if (entry.method != 8)
     return Error{ErrorCode::unsupported, "compression method " + std::to_string(entry.method) + " is not supported"};
 
-  const auto ratio_product = checked_mul(std::max<std::uint64_t>(compressed->size(), 1), limits.max_decompression_ratio);
-  const std::uint64_t ratio_cap = ratio_product ? *ratio_product : UINT64_MAX;
-  const std::uint64_t cap = std::min(limits.max_decompressed_bytes, ratio_cap);
-  z_stream stream{};
-  if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) return Error{ErrorCode::io, "zlib initialisation failed"};
-  storage.clear();
-  // The declared size is only a hint for the first allocation: it is attacker-controlled.
-  const std::uint64_t first_allocation = std::min<std::uint64_t>({std::max<std::uint64_t>(entry.uncompressed_size, 4096), cap, 64ull << 20});
-  storage.resize(static_cast<std::size_t>(first_allocation));
-  stream.next_in = const_cast<Bytef*>(compressed->data());
-  std::uint64_t consumed = 0;
-  int status = Z_OK;
-  while (status != Z_STREAM_END) {
-    if (stream.total_out == storage.size()) {
-      if (storage.size() >= cap) {
-        inflateEnd(&stream);
-        return Error{ErrorCode::limit_exceeded,
-                     "member inflates beyond " + std::to_string(cap) + " bytes (decompression bomb limit)"};
-      }
-      storage.resize(static_cast<std::size_t>(std::min<std::uint64_t>(cap, storage.size() * 2)));
-    }
-    const std::uint64_t input_left = compressed->size() - consumed;
-    stream.avail_in = static_cast<uInt>(std::min<std::uint64_t>(input_left, 1u << 30));
-    stream.next_in = const_cast<Bytef*>(compressed->data() + consumed);
-    stream.next_out = storage.data() + stream.total_out;
-    stream.avail_out = static_cast<uInt>(std::min<std::uint64_t>(storage.size() - stream.total_out, 1u << 30));
-    const uLong before_in = stream.total_in;
-    status = inflate(&stream, Z_NO_FLUSH);
-    consumed += stream.total_in - before_in;
-    if (status == Z_BUF_ERROR && stream.avail_in == 0 && consumed >= compressed->size()) break;
-    if (status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR) {
-      inflateEnd(&stream);
-      return malformed("deflate data is corrupt");
-    }
+  const std::uint64_t cap = decompression_cap(compressed->size(), limits);
+  switch (inflate_bounded(*compressed, true, cap, storage)) {
+    case InflateStatus::complete:
+      return std::span<const std::uint8_t>(storage.data(), storage.size());
+    case InflateStatus::over_budget:
+      return Error{ErrorCode::limit_exceeded,
+                   "member inflates beyond " + std::to_string(cap) + " bytes (decompression bomb limit)"};
+    case InflateStatus::truncated:
+      return malformed("deflate data is truncated");
+    case InflateStatus::corrupt:
+      break;
   }
-  const std::uint64_t produced = stream.total_out;
-  inflateEnd(&stream);
-  if (status != Z_STREAM_END) return malformed("deflate data is truncated");
-  storage.resize(static_cast<std::size_t>(produced));
-  return std::span<const std::uint8_t>(storage.data(), storage.size());
+  return malformed("deflate data is corrupt");
 }
 
 bool zip_crc_matches(const ZipEntry& entry, std::span<const std::uint8_t> data) {
