@@ -16,54 +16,15 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// (device, inode) of a directory, following symlinks, so a symlink loop is entered only once.
-bool directory_identity(const fs::path& path, std::pair<dev_t, ino_t>& identity) {
+// (device, inode) of a path, following symlinks: what makes two names the same file or directory.
+bool file_identity(const fs::path& path, std::pair<dev_t, ino_t>& identity) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return false;
   identity = {info.st_dev, info.st_ino};
   return true;
 }
 
-}  // namespace
-
-namespace {
-
-// The same content reached twice (Hugging Face cache snapshots are symlinks into blobs/; hard links; a path
-// given twice) is scanned once. The name kept is the first one under a `snapshots` folder, which is the name
-// the repository gives the file, else the first one walked.
-std::vector<WalkedPath> one_path_per_file(std::vector<WalkedPath> walked) {
-  std::map<std::pair<dev_t, ino_t>, std::size_t> first_by_file;
-  std::vector<bool> keep(walked.size(), true);
-  for (std::size_t i = 0; i < walked.size(); ++i) {
-    if (!walked[i].error.empty()) continue;
-    struct stat info {};
-    if (::stat(walked[i].path.c_str(), &info) != 0) continue;
-    auto [it, inserted] = first_by_file.try_emplace({info.st_dev, info.st_ino}, i);
-    if (inserted) continue;
-    const auto in_snapshots = [](const std::string& path) { return path.find("/snapshots/") != std::string::npos; };
-    if (!in_snapshots(walked[it->second].path) && in_snapshots(walked[i].path)) {
-      keep[it->second] = false;
-      it->second = i;
-    } else {
-      keep[i] = false;
-    }
-  }
-  std::vector<WalkedPath> out;
-  for (std::size_t i = 0; i < walked.size(); ++i)
-    if (keep[i]) out.push_back(std::move(walked[i]));
-  return out;
-}
-
-std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uint64_t max_files);
-
-}  // namespace
-
-std::vector<WalkedPath> walk_paths(const std::vector<std::string>& paths, std::uint64_t max_files) {
-  return one_path_per_file(walk_all(paths, max_files));
-}
-
-namespace {
-
+// Directories are entered once each (a symlink loop stops at the second visit).
 std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uint64_t max_files) {
   std::vector<WalkedPath> out;
   std::set<std::pair<dev_t, ino_t>> visited;
@@ -97,7 +58,7 @@ std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uin
       first = false;
       if (!fs::is_directory(current, entry_error)) continue;  // sockets, fifos, devices, broken links
       std::pair<dev_t, ino_t> identity;
-      if (directory_identity(current, identity) && !visited.insert(identity).second) continue;
+      if (file_identity(current, identity) && !visited.insert(identity).second) continue;
       std::vector<fs::path> entries;
       fs::directory_iterator iterator(current, fs::directory_options::skip_permission_denied, error);
       if (error) {
@@ -112,5 +73,36 @@ std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uin
   return out;
 }
 
+// The same content reached twice (Hugging Face cache snapshots are symlinks into blobs/; hard links; a path
+// given twice) is scanned once. The name kept is the first one under a `snapshots` folder, which is the name
+// the repository gives the file, else the first one walked.
+std::vector<WalkedPath> one_path_per_file(std::vector<WalkedPath> walked) {
+  std::map<std::pair<dev_t, ino_t>, std::size_t> first_by_file;
+  std::vector<bool> keep(walked.size(), true);
+  for (std::size_t i = 0; i < walked.size(); ++i) {
+    if (!walked[i].error.empty()) continue;
+    std::pair<dev_t, ino_t> identity;
+    if (!file_identity(walked[i].path, identity)) continue;
+    auto [it, inserted] = first_by_file.try_emplace(identity, i);
+    if (inserted) continue;
+    const auto in_snapshots = [](const std::string& path) { return path.find("/snapshots/") != std::string::npos; };
+    if (!in_snapshots(walked[it->second].path) && in_snapshots(walked[i].path)) {
+      keep[it->second] = false;
+      it->second = i;
+    } else {
+      keep[i] = false;
+    }
+  }
+  std::vector<WalkedPath> out;
+  for (std::size_t i = 0; i < walked.size(); ++i)
+    if (keep[i]) out.push_back(std::move(walked[i]));
+  return out;
+}
+
 }  // namespace
+
+std::vector<WalkedPath> walk_paths(const std::vector<std::string>& paths, std::uint64_t max_files) {
+  return one_path_per_file(walk_all(paths, max_files));
+}
+
 }  // namespace picklewall::detail
