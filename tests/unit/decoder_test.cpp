@@ -78,6 +78,27 @@ TEST(Decoder, FastPathAgreesWithTheFullDecoder) {
   }
 }
 
+TEST(Decoder, FastPathStringsAndFloatsAgreeWithTheFullDecoder) {
+  // Each case twice: followed by look-ahead bytes (inline fast path) and at the very end (full decoder).
+  for (const std::string& tail : {"NNNNNNNN"s, ""s}) {
+    Instruction in;
+    ASSERT_TRUE(decode_one("\x8c\x05hello"s + tail, in).ok());
+    EXPECT_EQ(in.text, "hello");
+    EXPECT_EQ(in.end, 7u);
+    ASSERT_TRUE(decode_one("\x8c\x02\xc3\xa9"s + tail, in).ok());  // UTF-8
+    EXPECT_EQ(in.text, "\xc3\xa9");
+    EXPECT_FALSE(decode_one("\x8c\x02\xc3\x28"s + tail, in).ok());  // invalid UTF-8 refused on both paths
+    ASSERT_TRUE(decode_one("C\x02\xff\x00"s + tail, in).ok());      // SHORT_BINBYTES: any bytes
+    EXPECT_EQ(in.text, "\xff\x00"s);
+    ASSERT_TRUE(decode_one("G\x3f\xf8\x00\x00\x00\x00\x00\x00"s + tail, in).ok());
+    EXPECT_DOUBLE_EQ(in.real, 1.5);
+    EXPECT_EQ(in.end, 9u);
+  }
+  Instruction in;
+  EXPECT_FALSE(decode_one("\x8c\x40short"s, in).ok());          // declared length runs past the data
+  EXPECT_FALSE(decode_one("\x8c\x40" + std::string(10, 'N'), in).ok());
+}
+
 TEST(Decoder, UnknownOpcodeAndEndOfData) {
   Instruction in;
   EXPECT_FALSE(decode_one("\xff", in).ok());
