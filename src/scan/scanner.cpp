@@ -69,7 +69,6 @@ class FileScan {
                   std::vector<std::string>& globals) {
     findings_ = &findings;
     globals_ = &globals;
-    check_zip_polyglot(bytes);
     queue_.push_back(WorkItem{bytes, {}, 0, false});
     std::string root_format;
     while (!queue_.empty()) {
@@ -88,6 +87,7 @@ class FileScan {
 
   std::string process(const WorkItem& item) {
     const ContentKind kind = detail::sniff(item.bytes);
+    if (item.member.empty() && kind != ContentKind::zip) check_zip_polyglot(item.bytes);
     if (item.tensor_record) {
       // Storage records are raw tensor bytes that torch never unpickles. Only a complete pickle is worth a word.
       if (kind != ContentKind::pickle_with_proto) return "tensor-data";
@@ -223,10 +223,10 @@ class FileScan {
     return "numpy";
   }
 
-  // A file that is not a zip at its start but ends in a zip end record is two formats at once: zip tools and
+  // A file (not a zip at its start) that ends in a zip end record is two formats at once: zip tools and
   // torch's own zip check (which looks at the first bytes) see different files.
   void check_zip_polyglot(std::span<const std::uint8_t> bytes) {
-    if (bytes.size() < 22 || detail::sniff(bytes) == ContentKind::zip) return;
+    if (bytes.size() < 22) return;
     const std::uint64_t window = std::min<std::uint64_t>(bytes.size(), 65535 + 22);
     const std::string_view tail(reinterpret_cast<const char*>(bytes.data() + bytes.size() - window), window);
     const auto at = tail.rfind(std::string_view("PK\x05\x06", 4));
