@@ -25,7 +25,6 @@ struct Instruction {
   std::string_view text;     // string/bytes payload; STRING/UNICODE decoded; GLOBAL/INST module
   std::string_view name;     // GLOBAL/INST: the second line
   std::string owned_text;    // backing storage when `text` had to be decoded
-  std::string owned_name;
 };
 
 class Decoder {

@@ -4,8 +4,6 @@
 
 namespace picklewall {
 
-const char* version() { return PICKLEWALL_VERSION; }
-
 namespace {
 
 // Member names and messages come from hostile files: replace invalid UTF-8 instead of failing to render.

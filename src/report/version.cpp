@@ -1,0 +1,7 @@
+#include "picklewall/report.hpp"
+
+namespace picklewall {
+
+const char* version() { return PICKLEWALL_VERSION; }
+
+}  // namespace picklewall
