@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -17,8 +18,12 @@ inline std::span<const std::uint8_t> bytes_of(const std::string& text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }
 
+// Programs hold views into their input (strings are inline values), and tests pass temporaries: keep every
+// input alive until the test binary exits.
 inline detail::PickleProgram run(const std::string& pickle, const Limits& limits = {}) {
-  return detail::run_pickle(bytes_of(pickle), 0, limits, std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  static std::deque<std::string> inputs;
+  return detail::run_pickle(bytes_of(inputs.emplace_back(pickle)), 0, limits,
+                            std::chrono::steady_clock::now() + std::chrono::seconds(60));
 }
 
 inline std::vector<std::string> globals_of(const detail::PickleProgram& program) {
