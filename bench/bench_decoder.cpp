@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     auto stream = picklewall::detail::read_pickle_stream(bytes, 0, limits, start + std::chrono::hours(1));
     std::vector<picklewall::Finding> findings;
-    picklewall::detail::analyze_stream(stream, *policy.value(), "", {}, findings);
+    picklewall::detail::analyze_stream(stream, {*policy.value(), limits, start + std::chrono::hours(1)}, "", {},
+                                       findings);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     opcodes = 0;
     for (const auto& program : stream.pickles) opcodes += program.opcode_count;

@@ -33,6 +33,8 @@ struct ScanOptions {
   // SHA-256 of every file in the report. Hashing reads every byte, tensors included; without it a checkpoint
   // scan touches only the records that are unpickled, whatever the tensor bytes.
   bool hash_files = true;
+  // Fail anything not proven to be data: globals a trust policy admits are reported as suspicious, not info.
+  bool strict = false;
 };
 
 class Scanner {

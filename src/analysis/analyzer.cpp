@@ -29,12 +29,14 @@ std::string pickle_member(const std::string& member, std::size_t index, std::siz
 
 }  // namespace
 
-void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
-                    std::vector<Finding>& findings) {
+void analyze_pickle(const PickleProgram& program, const AnalysisContext& context, const std::string& member,
+                    int depth, std::vector<Finding>& findings, std::vector<EmbeddedPickle>& embedded) {
   // One level only, never deeper: nested pickles (joblib object arrays) are run without joblib array handling,
   // so they have no nested pickles of their own, whatever the input says.
   for (const PickleProgram& nested : program.nested)
-    analyze_pickle(nested, policy, (member.empty() ? "" : member + " ") + "[object array pickle]", findings);
+    analyze_pickle(nested, context, (member.empty() ? "" : member + " ") + "[object array pickle]", depth,
+                   findings, embedded);
+  const Policy& policy = context.policy;
   const ObjectGraph& graph = program.graph;
   std::vector<GlobalUse> uses = collect_symbol_uses(program, member, findings);
 
@@ -94,6 +96,32 @@ void analyze_pickle(const PickleProgram& program, const Policy& policy, const st
             "(first: " + first + "); real writers leave exactly one, injected payloads leave the rest",
         member, program.end == 0 ? 0 : program.end - 1, {}});
   }
+  if (program.call_on_dropped_root_offset) {
+    findings.push_back(Finding{
+        "structure.call-on-root", Severity::malicious,
+        "the object this pickle built first was dropped from the stack and then passed to " +
+            value_text(graph, *program.root, 120) +
+            ", whose result is what the load returns: the Sleepy Pickle shape that patches a model (weights, "
+            "methods) on load and hands it back looking normal; no real writer does this",
+        member, *program.call_on_dropped_root_offset, {}});
+  } else if (program.dropped_roots > 0 && program.stopped) {
+    findings.push_back(Finding{
+        "structure.root-replaced", Severity::suspicious,
+        "the stack was emptied after holding a finished object (" +
+            value_text(graph, program.dropped_root_values.front(), 80) +
+            ") and the load returns a different one: real writers build exactly one object from the bottom of "
+            "the stack up; a spliced payload builds its own and throws it away",
+        member, program.first_dropped_root_offset, {}});
+  }
+  if (program.popped_constants > 0) {
+    findings.push_back(Finding{
+        "structure.popped-constant", Severity::suspicious,
+        std::to_string(program.popped_constants) +
+            " constant(s) pushed only to be thrown away (e.g. INT n; POP): the marker that pickle injection tools "
+            "leave at a splice point; real writers never pop a constant",
+        member, program.first_popped_constant_offset, {}});
+  }
+  find_embedded_payloads(program, context.limits, context.deadline, member, depth, findings, embedded);
   if (program.memo_overwrites > 0) {
     findings.push_back(Finding{
         "structure.memo-overwrite", Severity::suspicious,
@@ -114,11 +142,23 @@ void list_globals(const PickleStream& stream, std::vector<std::string>& globals)
   }
 }
 
-void analyze_stream(const PickleStream& stream, const Policy& policy, const std::string& member,
+void analyze_stream(const PickleStream& stream, const AnalysisContext& context, const std::string& member,
                     const StreamExpectations& expected, std::vector<Finding>& findings) {
   const std::size_t count = stream.pickles.size();
+  std::vector<EmbeddedPickle> embedded;
   for (std::size_t i = 0; i < count; ++i)
-    analyze_pickle(stream.pickles[i], policy, pickle_member(member, i, count), findings);
+    analyze_pickle(stream.pickles[i], context, pickle_member(member, i, count), 0, findings, embedded);
+  // Pickles decoded out of constants, each analysed while its bytes are alive; its own constants queue more,
+  // one level deeper each time, up to the nesting bound find_embedded_payloads enforces.
+  while (!embedded.empty()) {
+    EmbeddedPickle next = std::move(embedded.back());
+    embedded.pop_back();
+    const PickleStream nested = read_pickle_stream(next.bytes, 0, context.limits, context.deadline);
+    const std::size_t nested_count = nested.pickles.size();
+    for (std::size_t i = 0; i < nested_count; ++i)
+      analyze_pickle(nested.pickles[i], context, pickle_member(next.member, i, nested_count), next.depth,
+                     findings, embedded);
+  }
   if (count > expected.pickles) {
     findings.push_back(Finding{
         "structure.extra-pickles", Severity::suspicious,

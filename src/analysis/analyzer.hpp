@@ -3,18 +3,28 @@
 // judged like everything else, and the break itself is a finding.
 #pragma once
 
+#include <chrono>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "picklewall/finding.hpp"
 #include "picklewall/policy.hpp"
+#include "analysis/embedded_payloads.hpp"
 #include "pickle/pickle_stream.hpp"
 
 namespace picklewall::detail {
 
-void analyze_pickle(const PickleProgram& program, const Policy& policy, const std::string& member,
-                    std::vector<Finding>& findings);
+struct AnalysisContext {
+  const Policy& policy;
+  const Limits& limits;
+  std::chrono::steady_clock::time_point deadline;  // for pickles decoded out of constants
+};
+
+// `depth` counts how far inside constants this pickle was found (0: the file's own); pickles found in its
+// constants are appended to `embedded` for the caller to run.
+void analyze_pickle(const PickleProgram& program, const AnalysisContext& context, const std::string& member,
+                    int depth, std::vector<Finding>& findings, std::vector<EmbeddedPickle>& embedded);
 
 // Adds every global the stream imports to `globals` (unsorted; the caller sorts and de-duplicates).
 void list_globals(const PickleStream& stream, std::vector<std::string>& globals);
@@ -24,7 +34,7 @@ struct StreamExpectations {
   bool trailing_data = false;   // bytes after the last pickle are part of the format
 };
 
-void analyze_stream(const PickleStream& stream, const Policy& policy, const std::string& member,
+void analyze_stream(const PickleStream& stream, const AnalysisContext& context, const std::string& member,
                     const StreamExpectations& expected, std::vector<Finding>& findings);
 
 }  // namespace picklewall::detail

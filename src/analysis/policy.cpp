@@ -1,5 +1,6 @@
 #include "picklewall/policy.hpp"
 
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <span>
@@ -24,7 +25,18 @@ struct Entry {
   std::string reason;
   std::string policy;
   std::uint8_t effects = 0;  // allow / trust: permitted uses
+  // deny: dotted paths under a denied module that the entry does not cover (torch._C._nn: tensor math that
+  // transformers' activation layers name, under torch._C, whose other functions compile and load code).
+  std::vector<std::string> exempt;
+  // trust by module: only CapitalisedNames (classes) are covered, so a trusted package's module-level
+  // functions (hook registration, file writers) stay outside the trust.
+  bool only_classes = false;
 };
+
+// `path` is `prefix` itself or something inside it.
+bool within(std::string_view path, std::string_view prefix) {
+  return path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '.');
+}
 
 std::vector<std::string_view> split_dots(std::string_view text) {
   std::vector<std::string_view> parts;
@@ -76,7 +88,7 @@ struct Policy::Impl {
 
   Status load(std::string_view text, const std::string& source);
   const Entry* find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const;
-  const Entry* find_trust(const std::vector<std::string_view>& parts) const;
+  const Entry* find_trust(const std::vector<std::string_view>& parts, bool by_module) const;
 };
 
 namespace {
@@ -158,6 +170,14 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
       if (entry.reason.empty()) return Error{ErrorCode::invalid_policy, where + " needs a `reason`"};
       Status status = Ok{};
       if (section == "deny") {
+        if (const toml::array* exempt = (*rule)["exempt"].as_array()) {
+          for (const auto& item : *exempt) {
+            auto name = item.value<std::string>();
+            if (!name || name->empty())
+              return Error{ErrorCode::invalid_policy, where + ": `exempt` must hold non-empty strings"};
+            entry.exempt.push_back(*name);
+          }
+        }
         if (!(status = read_names(*rule, "symbols", where, deny_symbols, entry))) return status;
         if (!(status = read_names(*rule, "modules", where, deny_modules, entry))) return status;
         continue;
@@ -165,6 +185,7 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
       auto effects = parse_effects(*rule, where);
       if (!effects) return effects.error();
       entry.effects = effects.value();
+      entry.only_classes = (*rule)["only_classes"].value_or(false);
       if (section == "allow") {
         if ((*rule)["modules"]) return Error{ErrorCode::invalid_policy, where + ": [[allow]] takes exact `symbols` only"};
         if (!(status = read_names(*rule, "symbols", where, allow, entry))) return status;
@@ -188,7 +209,13 @@ const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts,
     if (begin != 0 && (!walks || begin < module_parts)) continue;
     for (std::size_t end = begin + 1; end <= parts.size(); ++end) {
       std::string path = join(parts, begin, end);
-      if (auto it = deny_modules.find(path); it != deny_modules.end()) return &it->second;
+      if (auto it = deny_modules.find(path); it != deny_modules.end()) {
+        const std::string rest = join(parts, begin, parts.size());
+        const auto& exempt = it->second.exempt;
+        if (std::none_of(exempt.begin(), exempt.end(), [&](const std::string& e) { return within(rest, e); }))
+          return &it->second;
+        continue;
+      }
       if (end == parts.size() || begin != 0)
         if (auto it = deny_symbols.find(path); it != deny_symbols.end()) return &it->second;
     }
@@ -196,9 +223,10 @@ const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts,
   return nullptr;
 }
 
-const Entry* Policy::Impl::find_trust(const std::vector<std::string_view>& parts) const {
+const Entry* Policy::Impl::find_trust(const std::vector<std::string_view>& parts, bool by_module) const {
   std::string full = join(parts, 0, parts.size());
   if (auto it = trust_symbols.find(full); it != trust_symbols.end()) return &it->second;
+  if (!by_module) return nullptr;
   for (std::size_t end = parts.size(); end >= 1; --end)
     if (auto it = trust_modules.find(join(parts, 0, end)); it != trust_modules.end()) return &it->second;
   return nullptr;
@@ -254,8 +282,13 @@ SymbolJudgement Policy::judge(std::string_view module, std::string_view name, Sy
                     "), the classic way to reach builtins or os from any object",
                 "builtin"};
   }
-  if (const Entry* entry = impl_->find_trust(parts)) {
-    if (entry->effects & bit(use)) return {Severity::info, "global.trusted", entry->reason, entry->policy};
+  // A module trusted by prefix covers what it defines (classes, functions), not what an attribute walk reaches
+  // from them: `Module.register_forward_hook` called on a dummy self installs a hook whatever module it is in.
+  // Walks are trusted only when a policy lists the dotted symbol itself.
+  if (const Entry* entry = impl_->find_trust(parts, name.find('.') == std::string_view::npos)) {
+    const bool class_name = !name.empty() && name.front() >= 'A' && name.front() <= 'Z';
+    if ((entry->effects & bit(use)) && (!entry->only_classes || class_name))
+      return {Severity::info, "global.trusted", entry->reason, entry->policy};
   }
   if (!module_parts.empty() && impl_->stdlib.contains(std::string(module_parts[0]))) {
     if (use == SymbolUse::reference || use == SymbolUse::persistent_id)

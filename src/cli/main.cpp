@@ -28,6 +28,7 @@ struct ScanArguments {
   std::string color = "auto";
   double max_seconds_per_file = 0;
   bool no_hash = false;
+  bool strict = false;
 };
 
 int run_scan(const ScanArguments& arguments) {
@@ -40,6 +41,7 @@ int run_scan(const ScanArguments& arguments) {
   options.policy = policy.value();
   if (arguments.max_seconds_per_file > 0) options.limits.max_seconds_per_file = arguments.max_seconds_per_file;
   options.hash_files = !arguments.no_hash;
+  options.strict = arguments.strict;
   auto scanner = picklewall::Scanner::create(options);
   if (!scanner) {
     std::cerr << "picklewall: " << scanner.error().message << "\n";
@@ -99,6 +101,8 @@ int main(int argc, char** argv) {
   scan_command->add_option("--policy", scan.policies, "Extra policy file (TOML); may be repeated")
       ->check(CLI::ExistingFile);
   scan_command->add_flag("--show-info", scan.show_info, "List info-level findings in text output");
+  scan_command->add_flag("--strict", scan.strict,
+                         "Pass only what is proven data: code admitted by a trust policy is reported as suspicious");
   scan_command->add_flag("--no-hash", scan.no_hash,
                          "Skip SHA-256 (sha256 is empty): a checkpoint scan then reads only what would be unpickled");
   scan_command->add_option("--color", scan.color, "Colour text output")

@@ -39,6 +39,16 @@ bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_
   return false;
 }
 
+bool imports_a_module(const PickleProgram& program) {
+  const ObjectGraph& graph = program.graph;
+  for (const Effect& effect : graph.effects()) {
+    if (effect.kind != EffectKind::import_global) continue;
+    const GlobalRef* ref = graph.as_global(effect.target);
+    if (ref != nullptr && is_module_name(ref->module) && is_module_name(ref->name)) return true;
+  }
+  return false;
+}
+
 PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
                                 std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles,
                                 MachineOptions options) {

@@ -30,4 +30,8 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
 // an interpreter could actually import.
 bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_t> input);
 
+// True when the program imports a name an interpreter could import: stronger evidence than looks_like_pickle,
+// for bytes that may just as well be array data (which can begin with PROTO or hold REDUCE by chance).
+bool imports_a_module(const PickleProgram& program);
+
 }  // namespace picklewall::detail

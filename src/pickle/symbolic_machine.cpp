@@ -14,6 +14,7 @@ constexpr int highest_protocol = 5;
 // Scalar items beyond this many in one container are counted, not kept: they carry no code and a 100 MB
 // list of floats must not cost gigabytes of graph.
 constexpr std::size_t scalars_kept_per_container = 1024;
+constexpr std::size_t max_dropped_roots_kept = 8;
 constexpr std::uint64_t clock_check_interval = 4096;
 
 struct PairHash {
@@ -223,6 +224,31 @@ class Machine {
   void note_discard(Value value) {
     if (value.is_node() && program_.graph.node(value.node).kind == NodeKind::call)
       add_effect(EffectKind::discard, value, Value());
+    if (!value.is_node() && value.kind != ValueKind::unset) {
+      if (program_.popped_constants++ == 0) program_.first_popped_constant_offset = current_offset_;
+    }
+  }
+
+  // `value` was the only object on the stack and was just thrown away.
+  void note_dropped_root(Value value) {
+    if (program_.dropped_roots++ == 0) program_.first_dropped_root_offset = current_offset_;
+    if (program_.dropped_root_values.size() < max_dropped_roots_kept) program_.dropped_root_values.push_back(value);
+  }
+
+  // At STOP: is the result a call that takes an object the pickle had already finished and dropped?
+  void check_call_on_dropped_root(Value root) {
+    if (program_.dropped_root_values.empty() || !is_node_kind(root, NodeKind::call)) return;
+    const CallRecord& call = graph().call(graph().node(root.node).index);
+    if (!is_node_kind(call.args, NodeKind::tuple)) return;
+    for (Value argument : graph().children(graph().node(call.args.node).index)) {
+      if (!argument.is_node()) continue;
+      for (Value dropped : program_.dropped_root_values) {
+        if (dropped.is_node() && dropped.node == argument.node) {
+          program_.call_on_dropped_root_offset = call.offset;
+          return;
+        }
+      }
+    }
   }
 
   bool memo_put(std::uint64_t key) {
@@ -280,6 +306,7 @@ class Machine {
         if (!pop(a)) return false;
         program_.root = a;
         program_.stopped = true;
+        check_call_on_dropped_root(a);
         program_.leftover_items = stack_.size();
         for (std::size_t i = 0; i < stack_.size() && i < 8; ++i) program_.leftover_values.push_back(stack_[i]);
         return true;
@@ -296,10 +323,12 @@ class Machine {
         }
         if (!pop(a)) return false;
         note_discard(a);
+        if (stack_.empty() && marks_.empty()) note_dropped_root(a);
         return true;
       case Opcode::POP_MARK:
         if (!pop_mark(mark)) return false;
         for (std::size_t i = mark; i < stack_.size(); ++i) note_discard(stack_[i]);
+        if (mark == 0 && !stack_.empty() && marks_.empty()) note_dropped_root(stack_[0]);
         stack_.resize(mark);
         return true;
       case Opcode::DUP:

@@ -35,6 +35,17 @@ struct PickleProgram {
   std::uint64_t opcode_count = 0;
   std::uint64_t memo_overwrites = 0;   // PUTs to a memo key already holding a value
   std::uint64_t first_memo_overwrite_offset = 0;
+  // Objects that were alone on the stack and then thrown away (POP/POP_MARK emptied it): real writers build one
+  // object from the bottom of the stack up; a spliced payload empties the stack and builds another result.
+  std::uint64_t dropped_roots = 0;
+  std::uint64_t first_dropped_root_offset = 0;
+  std::vector<Value> dropped_root_values;  // the first few
+  // Set when the returned object is a call whose arguments include a dropped root: the object the pickle built
+  // first is handed to a function whose result is what the loader returns (Sleepy Pickle's "run last on the root").
+  std::optional<std::uint64_t> call_on_dropped_root_offset;
+  // Constants pushed only to be popped (INT n; POP): splice tools leave these as markers; real writers never do.
+  std::uint64_t popped_constants = 0;
+  std::uint64_t first_popped_constant_offset = 0;
   // joblib: the pickles that object arrays were written as.
   std::vector<PickleProgram> nested;
 };

@@ -85,3 +85,27 @@ TEST(Policy, BadPolicyFilesAreClearErrors) {
   EXPECT_FALSE(Policy::with_files({path}).ok());
   EXPECT_FALSE(Policy::with_files({"/nonexistent/policy.toml"}).ok());
 }
+
+TEST(Policy, DenyExemptionsFallThroughToUnknownNotData) {
+  auto policy = builtin_policy();
+  // torch._C stays denied, except its tensor-math namespaces, which are code needing trust (not data).
+  EXPECT_EQ(policy->judge("torch._C", "_jit_script_compile", SymbolUse::call).severity, Severity::malicious);
+  auto gelu = policy->judge("torch._C._nn", "gelu", SymbolUse::reference);
+  EXPECT_EQ(gelu.severity, Severity::suspicious);
+  EXPECT_EQ(gelu.rule, "global.unknown");
+}
+
+TEST(Policy, ModuleTrustCoversDefinitionsNotWalksOrFunctionsWhenClassesOnly) {
+  const std::string path = ::testing::TempDir() + "trust-classes.toml";
+  std::ofstream(path) << "[[trust]]\nreason = \"torch layers\"\neffects = [\"reference\", \"call\", \"build\"]\n"
+                         "only_classes = true\nmodules = [\"torch.nn.modules\"]\n";
+  auto policy = Policy::with_files({path});
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  EXPECT_EQ(policy.value()->judge("torch.nn.modules.linear", "Linear", SymbolUse::build).rule, "global.trusted");
+  // A module-level function (a process-wide hook installer) is not a class.
+  EXPECT_EQ(policy.value()->judge("torch.nn.modules.module", "register_module_forward_hook", SymbolUse::call).rule,
+            "global.unknown");
+  // An attribute walk to a method called on a dummy self is never covered by module trust.
+  EXPECT_EQ(policy.value()->judge("torch.nn.modules.module", "Module.register_forward_hook", SymbolUse::call).rule,
+            "global.unknown");
+}

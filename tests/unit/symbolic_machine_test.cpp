@@ -172,3 +172,25 @@ TEST(Stream, SeveralPicklesAndTrailingBytes) {
   EXPECT_EQ(stream.pickles.size(), 2u);
   EXPECT_EQ(stream.trailing_bytes, 7u);
 }
+
+TEST(Machine, DroppedRootHandedToACallIsRecorded) {
+  // {} PUT 0 POP (the stack is empty again), then f({}) returned: a model built, dropped, and patched.
+  auto program = run("}p0\n0cmod\nf\n(g0\ntR."s);
+  ASSERT_TRUE(program.stopped);
+  EXPECT_EQ(program.dropped_roots, 1u);
+  EXPECT_TRUE(program.call_on_dropped_root_offset.has_value());
+  // Dropped and replaced by something unrelated: recorded, but no call on it.
+  auto replaced = run("}0]."s);
+  EXPECT_EQ(replaced.dropped_roots, 1u);
+  EXPECT_FALSE(replaced.call_on_dropped_root_offset.has_value());
+  // Popping above the bottom object never empties the stack.
+  EXPECT_EQ(run("]K\x01" "0."s).dropped_roots, 0u);
+}
+
+TEST(Machine, PoppedConstantsAreCounted) {
+  auto program = run("}I1337\n0."s);
+  ASSERT_TRUE(program.stopped);
+  EXPECT_EQ(program.popped_constants, 1u);
+  EXPECT_EQ(program.first_popped_constant_offset, 7u);
+  EXPECT_EQ(run("}]0."s).popped_constants, 0u);  // popping a container is not the marker
+}
