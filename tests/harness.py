@@ -44,6 +44,12 @@ LOADERS = {
     "numpy": "import numpy\nnumpy.load(PATH, allow_pickle=True)",
     "numpy-npz": "import numpy\nwith numpy.load(PATH, allow_pickle=True) as archive:\n    [archive[key] for key in archive.files]",
     "joblib": "import joblib\njoblib.load(PATH)",
+    # keeps the loaded object in OBJ for a check that the model was tampered with
+    "torch-keep": "import torch\nOBJ = torch.load(PATH, weights_only=False)",
+    # what a pipeline that unpacks a 7z-wrapped PyTorch archive does with its data.pkl (nullifAI)
+    "7z-pickle": ("import pickle, subprocess\n"
+                  "listing = subprocess.run(['7z', 'e', '-so', PATH, '-r', 'data.pkl'], capture_output=True, check=True)\n"
+                  "pickle.loads(listing.stdout)"),
 }
 
 

@@ -115,6 +115,14 @@ bool decode_zlib(const Bytes& bytes, std::uint64_t cap, Bytes& out) {
   return inflate_bounded(bytes, false, cap, out) == InflateStatus::complete;
 }
 
+bool is_printable_text(std::string_view text) {
+  if (text.size() < min_candidate_bytes) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u >= 0x20 && u < 0x7f) || c == '\n' || c == '\r' || c == '\t';
+  });
+}
+
 std::string snippet(std::string_view text) {
   std::string out;
   for (char c : text.substr(0, snippet_chars)) {
@@ -194,6 +202,11 @@ class PayloadFinder {
     if (std::string decoded = rot13(text); looks_like_python_source(decoded)) {
       add("payload.python-source", offset,
           where + " is rot13-encoded Python source" + wrapped + ": \"" + snippet(decoded) + "\"");
+      return true;
+    }
+    // Text that had to be unwrapped to be read is hidden on purpose, whatever it says.
+    if (!chain.empty() && is_printable_text(text)) {
+      add("payload.encoded-text", offset, where + " is text hidden under " + chain + ": \"" + snippet(text) + "\"");
       return true;
     }
     return false;
