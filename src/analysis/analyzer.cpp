@@ -56,13 +56,19 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
       for (SymbolUse candidate : all_uses) {
         if (!use.has(candidate)) continue;
         SymbolJudgement judgement = policy.judge(ref.module, ref.name, candidate);
-        if (judgement.severity > worst.severity) {
+        const bool first_trusted = judgement.rule == "global.trusted" && worst.rule == "global.allowed";
+        if (judgement.severity > worst.severity || first_trusted) {
           worst = std::move(judgement);
           worst_use = candidate;
         }
       }
     }
-    if (worst.severity == Severity::info) continue;
+    // Trusted code is listed (info) so a reader sees what the trust admitted; --strict fails it.
+    if (worst.rule == "global.trusted" && context.strict) {
+      worst.severity = Severity::suspicious;
+      worst.reason += " [--strict: trusted code is still code; only data passes]";
+    }
+    if (worst.severity == Severity::info && worst.rule != "global.trusted") continue;
     const std::string symbol = ref.module == "<computed at load time>" ? "<computed>" : ref.qualified();
     auto key = std::make_pair(worst.rule, symbol);
     if (auto it = seen.find(key); it != seen.end()) {

@@ -19,6 +19,7 @@ struct AnalysisContext {
   const Policy& policy;
   const Limits& limits;
   std::chrono::steady_clock::time_point deadline;  // for pickles decoded out of constants
+  bool strict = false;  // code a trust policy admits is still code: report it as suspicious
 };
 
 // `depth` counts how far inside constants this pickle was found (0: the file's own); pickles found in its

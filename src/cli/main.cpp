@@ -98,8 +98,11 @@ int main(int argc, char** argv) {
   scan_command->add_option("-o,--output", scan.output, "Write the report to FILE (atomically) instead of stdout");
   scan_command->add_option("--fail-on", scan.fail_on, "Lowest verdict that makes the exit code 1")
       ->check(CLI::IsMember({"suspicious", "malicious"}))->capture_default_str();
+  // One file per --policy: a vector option would otherwise swallow the paths that follow it.
   scan_command->add_option("--policy", scan.policies, "Extra policy file (TOML); may be repeated")
-      ->check(CLI::ExistingFile);
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   scan_command->add_flag("--show-info", scan.show_info, "List info-level findings in text output");
   scan_command->add_flag("--strict", scan.strict,
                          "Pass only what is proven data: code admitted by a trust policy is reported as suspicious");

@@ -174,7 +174,8 @@ class FileScan {
 
   void analyze(const detail::PickleStream& stream, const std::string& member,
                const detail::StreamExpectations& expected) {
-    detail::analyze_stream(stream, {policy_, options_.limits, deadline_}, member, expected, *findings_);
+    detail::analyze_stream(stream, {policy_, options_.limits, deadline_, options_.strict}, member, expected,
+                           *findings_);
     detail::list_globals(stream, *globals_);
   }
 
@@ -494,14 +495,6 @@ FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std:
   report.sha256 = std::move(sha256);
   FileScan scan(options_, *options_.policy);
   report.format = scan.run(bytes, report.findings, report.globals);
-  if (options_.strict) {
-    // Trusted library code is still code: in strict mode only data passes.
-    for (Finding& finding : report.findings) {
-      if (finding.rule != "global.trusted") continue;
-      finding.severity = Severity::suspicious;
-      finding.message += " [--strict: trusted code is still code; only data passes]";
-    }
-  }
   std::sort(report.globals.begin(), report.globals.end());
   report.globals.erase(std::unique(report.globals.begin(), report.globals.end()), report.globals.end());
   order_findings(report.findings);

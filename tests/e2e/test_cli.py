@@ -4,7 +4,7 @@ import os
 import pickle
 import subprocess
 
-from harness import picklewall_binary, run_scan
+from harness import ROOT, picklewall_binary, run_scan
 
 
 def run(*arguments):
@@ -97,3 +97,17 @@ def test_symlink_loops_are_walked_once(tmp_path):
     os.symlink(tmp_path / "d", tmp_path / "d" / "loop")
     report = run_scan(tmp_path).report
     assert [f["path"] for f in report["files"]] == [str(tmp_path / "d" / "x.pkl")]
+
+
+def test_policy_option_takes_one_file_and_paths_follow(tmp_path):
+    """`--policy FILE PATH...`: the paths after a policy are scanned, not read as more policies."""
+    import sklearn.linear_model
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps(sklearn.linear_model.LinearRegression()))
+    other = tmp_path / "other.pkl"
+    other.write_bytes(pickle.dumps({"w": [1.0]}))
+    trust = ROOT / "policies" / "trust" / "scikit-learn.toml"
+    result = run("scan", "--format", "json", "--policy", trust, model, other)
+    assert result.returncode == 0, result.stderr
+    verdicts = {f["path"]: f["verdict"] for f in json.loads(result.stdout)["files"]}
+    assert verdicts == {str(model): "safe", str(other): "safe"}
