@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "picklewall/finding.hpp"
@@ -37,12 +38,26 @@ struct ScanOptions {
   bool strict = false;
 };
 
+// One pickle stream the scan read: a file, an archive member, or what a compressor or .npy header wrapped.
+// The bytes are only valid during the visitor's call.
+struct PickleStreamView {
+  std::string_view member;  // "" for the file itself
+  std::span<const std::uint8_t> bytes;
+  std::uint64_t start = 0;  // offset of the first pickle in `bytes`
+  std::size_t pickles = 0;  // how many consecutive pickles the scan read there
+  bool joblib_arrays = false;  // joblib raw array data follows NumpyArrayWrapper BUILDs
+};
+
 class Scanner {
  public:
+  using PickleVisitor = std::function<void(const PickleStreamView&)>;
+
   static Result<Scanner> create(ScanOptions options);
 
   // Scans one file (I/O failure gives verdict error with a finding explaining it).
   FileReport scan_file(const std::string& path) const;
+  // The same, handing every pickle stream the scan reads to `visit` (inspect decompiles them).
+  FileReport scan_file_visiting(const std::string& path, const PickleVisitor& visit) const;
   // Scans bytes already in memory, named `display_name` in the report.
   FileReport scan_bytes(std::span<const std::uint8_t> bytes, const std::string& display_name) const;
   // Scans files and directories (recursively; every regular file, judged by content). Reports come in
@@ -55,7 +70,7 @@ class Scanner {
  private:
   explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
   FileReport scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
-                          std::string sha256) const;
+                          std::string sha256, const PickleVisitor* visitor = nullptr) const;
   ScanOptions options_;
 };
 

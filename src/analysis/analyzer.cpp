@@ -22,12 +22,12 @@ std::string describe_use(SymbolUse use) {
   return "is used";
 }
 
+}  // namespace
+
 std::string pickle_member(const std::string& member, std::size_t index, std::size_t count) {
   if (count <= 1) return member;
   return (member.empty() ? std::string() : member + " ") + "[pickle " + std::to_string(index + 1) + "]";
 }
-
-}  // namespace
 
 void analyze_pickle(const PickleProgram& program, const AnalysisContext& context, const std::string& member,
                     int depth, std::vector<Finding>& findings, std::vector<EmbeddedPickle>& embedded) {

@@ -30,6 +30,9 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
 // Adds every global the stream imports to `globals` (unsorted; the caller sorts and de-duplicates).
 void list_globals(const PickleStream& stream, std::vector<std::string>& globals);
 
+// How findings name the i-th of `count` pickles in a stream: `member [pickle 2]` when there is more than one.
+std::string pickle_member(const std::string& member, std::size_t index, std::size_t count);
+
 struct StreamExpectations {
   std::size_t pickles = 1;      // how many pickles the format holds (legacy torch: 5)
   bool trailing_data = false;   // bytes after the last pickle are part of the format

@@ -1,5 +1,6 @@
 // The picklewall command. Exit codes (the contract CI scripts rely on): 0 every file safe; 1 a verdict reached
-// --fail-on; 2 usage error, or a path that could not be read (the scan is incomplete).
+// --fail-on; 2 usage error, or a path that could not be read (the scan is incomplete). `inspect` exits 0 when it
+// could show the file, whatever it found, and 2 otherwise.
 #include <unistd.h>
 
 #include <cstdio>
@@ -9,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "picklewall/inspect.hpp"
 #include "picklewall/report.hpp"
 #include "picklewall/scan.hpp"
 
@@ -30,6 +32,50 @@ struct ScanArguments {
   bool no_hash = false;
   bool strict = false;
 };
+
+struct InspectArguments {
+  std::string path;
+  bool disasm = false;
+  std::vector<std::string> policies;
+  bool strict = false;
+  std::size_t max_lines = 2000;
+  std::string color = "auto";
+};
+
+void add_policy_option(CLI::App* command, std::vector<std::string>& policies) {
+  // One file per --policy: a vector option would otherwise swallow the paths that follow it.
+  command->add_option("--policy", policies, "Extra policy file (TOML); may be repeated")
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+bool color_wanted(const std::string& choice, bool to_terminal) {
+  return choice == "always" || (choice == "auto" && to_terminal && ::isatty(STDOUT_FILENO) != 0);
+}
+
+int run_inspect(const InspectArguments& arguments) {
+  auto policy = picklewall::Policy::with_files(arguments.policies);
+  if (!policy) {
+    std::cerr << "picklewall: " << policy.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  picklewall::InspectOptions options;
+  options.scan.policy = policy.value();
+  options.scan.strict = arguments.strict;
+  options.scan.hash_files = false;  // inspect shows code, not identity
+  options.view = arguments.disasm ? picklewall::InspectView::disassembly : picklewall::InspectView::decompiled;
+  options.max_lines = arguments.max_lines;
+  auto report = picklewall::inspect_file(arguments.path, options);
+  if (!report) {
+    std::cerr << "picklewall: " << report.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  const std::string rendered = picklewall::render_inspect_text(report.value(), color_wanted(arguments.color, true));
+  std::fwrite(rendered.data(), 1, rendered.size(), stdout);
+  std::fflush(stdout);
+  return exit_clean;
+}
 
 int run_scan(const ScanArguments& arguments) {
   auto policy = picklewall::Policy::with_files(arguments.policies);
@@ -57,8 +103,7 @@ int run_scan(const ScanArguments& arguments) {
   } else {
     picklewall::TextStyle style;
     style.show_info = arguments.show_info;
-    style.color = arguments.color == "always" ||
-                  (arguments.color == "auto" && arguments.output.empty() && ::isatty(STDOUT_FILENO) != 0);
+    style.color = color_wanted(arguments.color, arguments.output.empty());
     rendered = picklewall::render_text(reports, style);
   }
   if (arguments.output.empty()) {
@@ -98,11 +143,7 @@ int main(int argc, char** argv) {
   scan_command->add_option("-o,--output", scan.output, "Write the report to FILE (atomically) instead of stdout");
   scan_command->add_option("--fail-on", scan.fail_on, "Lowest verdict that makes the exit code 1")
       ->check(CLI::IsMember({"suspicious", "malicious"}))->capture_default_str();
-  // One file per --policy: a vector option would otherwise swallow the paths that follow it.
-  scan_command->add_option("--policy", scan.policies, "Extra policy file (TOML); may be repeated")
-      ->check(CLI::ExistingFile)
-      ->allow_extra_args(false)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_policy_option(scan_command, scan.policies);
   scan_command->add_flag("--show-info", scan.show_info, "List info-level findings in text output");
   scan_command->add_flag("--strict", scan.strict,
                          "Pass only what is proven data: code admitted by a trust policy is reported as suspicious");
@@ -113,6 +154,18 @@ int main(int argc, char** argv) {
   scan_command->add_option("--max-seconds-per-file", scan.max_seconds_per_file,
                            "Time budget per file (default from Limits)")->check(CLI::PositiveNumber);
 
+  InspectArguments inspect;
+  CLI::App* inspect_command = app.add_subcommand(
+      "inspect", "Show what loading a file would do: decompiled code (or --disasm opcodes), findings at their line");
+  inspect_command->add_option("path", inspect.path, "File to inspect")->required()->check(CLI::ExistingFile);
+  inspect_command->add_flag("--disasm", inspect.disasm, "Opcode listing with offsets instead of decompiled code");
+  add_policy_option(inspect_command, inspect.policies);
+  inspect_command->add_flag("--strict", inspect.strict, "As for scan: trusted code is reported as suspicious");
+  inspect_command->add_option("--max-lines", inspect.max_lines, "Most lines shown over all pickles")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  inspect_command->add_option("--color", inspect.color, "Colour output")
+      ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -120,5 +173,6 @@ int main(int argc, char** argv) {
     return code == 0 ? exit_clean : exit_usage_or_io;
   }
   if (scan_command->parsed()) return run_scan(scan);
+  if (inspect_command->parsed()) return run_inspect(inspect);
   return exit_usage_or_io;
 }

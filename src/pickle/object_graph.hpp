@@ -105,7 +105,7 @@ struct Effect {
   Opcode opcode;
   std::uint64_t offset;
   Value target;    // the global/call/persistent node, or the BUILD/mutation target
-  Value argument;  // BUILD state, persistent id, appended/set value
+  Value argument;  // BUILD state, persistent id; for mutate, the first item (GraphDetail::full: a tuple of all)
 };
 
 template <class T>

@@ -214,6 +214,12 @@ class Machine {
     Value target = stack_[target_index];
     if (is_node_kind(target, plain_kind)) {
       if (!append_children(target.node, from, stack_.size())) return false;
+    } else if (options_.detail == GraphDetail::full) {
+      // inspect shows every item handed to the method: keep them as a tuple.
+      NodeId items;
+      if (!new_node(NodeKind::tuple, new_container(NodeKind::tuple), items)) return false;
+      if (!append_children(items, from, stack_.size())) return false;
+      add_effect(EffectKind::mutate, target, Value::make_node(items));
     } else {
       add_effect(EffectKind::mutate, target, from < stack_.size() ? stack_[from] : Value());
     }

@@ -52,7 +52,7 @@ std::string quote_text(std::string_view text, std::size_t max_chars, bool is_byt
   return out;
 }
 
-std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_chars) {
+std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_chars, const NodeNames* names) {
   const bool contents_kept = graph.detail() == GraphDetail::full;
   std::string out;
   std::vector<Task> tasks;
@@ -86,6 +86,12 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
       case ValueKind::unset: out += "<unset>"; continue;
       case ValueKind::text: out += quote_text({v.chars, v.length}, 60); continue;
       case ValueKind::bytes: out += quote_text({v.chars, v.length}, 24, true); continue;
+    }
+    if (names != nullptr) {
+      if (auto it = names->find(v.node); it != names->end()) {
+        out += it->second;
+        continue;
+      }
     }
     if (task.depth > max_depth) {
       out += "...";

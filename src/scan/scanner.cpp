@@ -59,8 +59,8 @@ bool iequals(std::string_view a, std::string_view b) {
 // Scans one file's bytes: a queue of members instead of recursion, so nested archives cost no stack.
 class FileScan {
  public:
-  FileScan(const ScanOptions& options, const Policy& policy)
-      : options_(options), policy_(policy),
+  FileScan(const ScanOptions& options, const Policy& policy, const Scanner::PickleVisitor* visitor)
+      : options_(options), policy_(policy), visitor_(visitor),
         deadline_(std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       std::chrono::duration<double>(options.limits.max_seconds_per_file))) {}
@@ -95,7 +95,7 @@ class FileScan {
       if (stream.pickles.empty() || !stream.pickles.front().stopped) return "tensor-data";
       add("zip.pickle-in-tensor-record", Severity::suspicious, item.member, 0,
           "a tensor storage record holds a complete pickle; torch does not load it, but nothing legitimate puts one here");
-      analyze(stream, item.member, {});
+      analyze(stream, item.bytes, item.member, {});
       return "pickle";
     }
     switch (kind) {
@@ -113,7 +113,7 @@ class FileScan {
         // Protocol 0/1 pickles have no magic: try, and call it a pickle only on evidence.
         auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
         if (!stream.pickles.empty() && detail::looks_like_pickle(stream.pickles.front(), item.bytes)) {
-          analyze(stream, item.member, {});
+          analyze(stream, item.bytes, item.member, {});
           return "pickle";
         }
         // Members in no known format (torch's version and byteorder records, text files) are unremarkable;
@@ -172,8 +172,10 @@ class FileScan {
     }
   }
 
-  void analyze(const detail::PickleStream& stream, const std::string& member,
-               const detail::StreamExpectations& expected) {
+  void analyze(const detail::PickleStream& stream, std::span<const std::uint8_t> bytes, const std::string& member,
+               const detail::StreamExpectations& expected, bool joblib_arrays = false) {
+    if (visitor_ != nullptr && *visitor_ && !stream.pickles.empty())
+      (*visitor_)(PickleStreamView{member, bytes, stream.pickles.front().start, stream.pickles.size(), joblib_arrays});
     detail::analyze_stream(stream, {policy_, options_.limits, deadline_, options_.strict}, member, expected,
                            *findings_);
     detail::list_globals(stream, *globals_);
@@ -184,7 +186,7 @@ class FileScan {
     // A joblib file reads as a pickle up to its first raw array; seeing the wrapper class, read it again the
     // way joblib.load does. (Searching the bytes for the name instead would touch every page of a big file.)
     if (names_joblib_wrapper(stream)) return scan_joblib(item);
-    analyze(stream, item.member, expected);
+    analyze(stream, item.bytes, item.member, expected);
     return "pickle";
   }
 
@@ -192,7 +194,7 @@ class FileScan {
   std::string scan_legacy_torch(const WorkItem& item) {
     const detail::MachineOptions options{detail::GraphDetail::full, false};
     auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 5, options);
-    analyze(stream, item.member, detail::StreamExpectations{5, true});
+    analyze(stream, item.bytes, item.member, detail::StreamExpectations{5, true});
     const auto storages = detail::check_legacy_storages(item.bytes, stream);
     if (!storages.valid)
       add("torch.legacy-storage-section", Severity::suspicious, item.member, storages.problem_offset,
@@ -203,7 +205,8 @@ class FileScan {
   std::string scan_joblib(const WorkItem& item) {
     // Full graph: the wrapper's BUILD state says how many raw array bytes follow it in the stream.
     const detail::MachineOptions options{detail::GraphDetail::full, true};
-    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, options), item.member, {});
+    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, options), item.bytes,
+            item.member, {}, true);
     return "joblib";
   }
 
@@ -220,7 +223,7 @@ class FileScan {
     auto stream = detail::read_pickle_stream(item.bytes, offset, options_.limits, deadline_);
     add("numpy.object-array", Severity::info, item.member, offset,
         "object array: its data is a pickle that numpy.load(allow_pickle=True) runs; it was scanned");
-    analyze(stream, item.member, {});
+    analyze(stream, item.bytes, item.member, {});
     return "numpy";
   }
 
@@ -258,7 +261,7 @@ class FileScan {
           "a pickle is embedded in this file and was scanned; whatever unpickles it (pandas.read_hdf, PyTables) runs it");
       detail::PickleStream stream;
       stream.pickles.push_back(std::move(program));
-      analyze(stream, member, {});
+      analyze(stream, item.bytes, member, {});
       if (found >= 64) break;
     }
     return found;
@@ -455,6 +458,7 @@ class FileScan {
 
   const ScanOptions& options_;
   const Policy& policy_;
+  const Scanner::PickleVisitor* visitor_;
   std::chrono::steady_clock::time_point deadline_;
   std::vector<Finding>* findings_ = nullptr;
   std::vector<std::string>* globals_ = nullptr;
@@ -488,12 +492,12 @@ FileReport Scanner::scan_bytes(std::span<const std::uint8_t> bytes, const std::s
 }
 
 FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
-                                 std::string sha256) const {
+                                 std::string sha256, const PickleVisitor* visitor) const {
   FileReport report;
   report.path = display_name;
   report.size = bytes.size();
   report.sha256 = std::move(sha256);
-  FileScan scan(options_, *options_.policy);
+  FileScan scan(options_, *options_.policy, visitor);
   report.format = scan.run(bytes, report.findings, report.globals);
   std::sort(report.globals.begin(), report.globals.end());
   report.globals.erase(std::unique(report.globals.begin(), report.globals.end()), report.globals.end());
@@ -502,7 +506,9 @@ FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std:
   return report;
 }
 
-FileReport Scanner::scan_file(const std::string& path) const {
+FileReport Scanner::scan_file(const std::string& path) const { return scan_file_visiting(path, {}); }
+
+FileReport Scanner::scan_file_visiting(const std::string& path, const PickleVisitor& visit) const {
   auto file = detail::MappedFile::open(path);
   if (!file) {
     FileReport report;
@@ -512,7 +518,8 @@ FileReport Scanner::scan_file(const std::string& path) const {
     report.findings.push_back(Finding{"io.error", Severity::suspicious, file.error().message, {}, std::nullopt, {}});
     return report;
   }
-  return scan_content(file.value().bytes(), path, options_.hash_files ? detail::sha256_file_hex(path) : std::string());
+  return scan_content(file.value().bytes(), path, options_.hash_files ? detail::sha256_file_hex(path) : std::string(),
+                      &visit);
 }
 
 std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& paths) const {
