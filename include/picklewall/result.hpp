@@ -16,6 +16,7 @@ enum class ErrorCode {
   malformed,        // input that is not what it claims to be
   limit_exceeded,   // a budget in Limits was reached
   unsupported,      // input valid in principle but not handled
+  refused,          // input that was read but must not be used (convert: a verdict that is not safe)
 };
 
 struct Error {

@@ -1,15 +1,18 @@
 // The picklewall command. Exit codes (the contract CI scripts rely on): 0 every file safe; 1 a verdict reached
 // --fail-on; 2 usage error, or a path that could not be read (the scan is incomplete). `inspect` exits 0 when it
-// could show the file, whatever it found, and 2 otherwise.
+// could show the file, whatever it found, and 2 otherwise. `convert` exits 0 when the output was written, 1 when
+// the input was refused (its verdict is not safe and --strip-code was not given), 2 on any other error.
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "picklewall/convert.hpp"
 #include "picklewall/inspect.hpp"
 #include "picklewall/report.hpp"
 #include "picklewall/scan.hpp"
@@ -74,6 +77,51 @@ int run_inspect(const InspectArguments& arguments) {
   const std::string rendered = picklewall::render_inspect_text(report.value(), color_wanted(arguments.color, true));
   std::fwrite(rendered.data(), 1, rendered.size(), stdout);
   std::fflush(stdout);
+  return exit_clean;
+}
+
+struct ConvertArguments {
+  std::string input;
+  std::string output;
+  bool strip_code = false;
+  bool verify = false;
+  std::string key;
+  std::vector<std::string> policies;
+};
+
+int run_convert(const ConvertArguments& arguments) {
+  auto policy = picklewall::Policy::with_files(arguments.policies);
+  if (!policy) {
+    std::cerr << "picklewall: " << policy.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  picklewall::ConvertOptions options;
+  options.policy = policy.value();
+  options.strip_code = arguments.strip_code;
+  options.verify = arguments.verify;
+  options.key = arguments.key;
+  std::error_code error;
+  const bool folder = std::filesystem::is_directory(arguments.input, error);
+  auto reports = folder ? picklewall::convert_folder(arguments.input, arguments.output, options)
+                        : [&]() -> picklewall::Result<std::vector<picklewall::ConvertReport>> {
+                            auto report = picklewall::convert_file(arguments.input, arguments.output, options);
+                            if (!report) return report.error();
+                            return std::vector<picklewall::ConvertReport>{std::move(report.value())};
+                          }();
+  if (!reports) {
+    std::cerr << "picklewall: " << reports.error().message << "\n";
+    return reports.error().code == picklewall::ErrorCode::refused ? exit_findings : exit_usage_or_io;
+  }
+  for (const auto& report : reports.value()) {
+    std::cout << "converted " << report.input << " -> " << report.output << ": " << report.tensors.size()
+              << " tensor(s), " << report.bytes_written << " bytes" << (report.verified ? ", verified" : "") << "\n";
+    if (report.scan.verdict != picklewall::Verdict::safe)
+      std::cout << "  input verdict " << picklewall::to_string(report.scan.verdict)
+                << ": only tensor data was kept (--strip-code)\n";
+    for (const auto& [dropped, kept] : report.dropped)
+      std::cout << "  shared storage: " << dropped << " is an alias of " << kept << " (recorded in metadata)\n";
+    for (const auto& skipped : report.skipped) std::cout << "  not a tensor, left out: " << skipped << "\n";
+  }
   return exit_clean;
 }
 
@@ -166,6 +214,19 @@ int main(int argc, char** argv) {
   inspect_command->add_option("--color", inspect.color, "Colour output")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
+  ConvertArguments convert;
+  CLI::App* convert_command = app.add_subcommand(
+      "convert", "Convert a PyTorch checkpoint (or a Hugging Face model folder) to safetensors without running it");
+  convert_command->add_option("input", convert.input, "Checkpoint file, or model folder")->required()
+      ->check(CLI::ExistingPath);
+  convert_command->add_option("output", convert.output, "Output .safetensors file, or output folder")->required();
+  convert_command->add_flag("--strip-code", convert.strip_code,
+                            "Convert an input that is not safe anyway, keeping only its tensors");
+  convert_command->add_flag("--verify", convert.verify,
+                            "Read the output back and compare every tensor with the source, bit for bit");
+  convert_command->add_option("--key", convert.key, "Convert this top-level key instead of the whole object");
+  add_policy_option(convert_command, convert.policies);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -174,5 +235,6 @@ int main(int argc, char** argv) {
   }
   if (scan_command->parsed()) return run_scan(scan);
   if (inspect_command->parsed()) return run_inspect(inspect);
+  if (convert_command->parsed()) return run_convert(convert);
   return exit_usage_or_io;
 }

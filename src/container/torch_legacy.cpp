@@ -1,5 +1,6 @@
 #include "container/torch_legacy.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "io/checked.hpp"
@@ -29,7 +30,15 @@ LegacyStorageCheck problem(std::uint64_t offset, std::string text) {
   return check;
 }
 
+constexpr std::uint8_t legacy_torch_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                               0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
 }  // namespace
+
+bool is_legacy_torch(std::span<const std::uint8_t> bytes) {
+  return bytes.size() >= sizeof legacy_torch_magic &&
+         std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin());
+}
 
 LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, const PickleStream& stream) {
   if (stream.pickles.size() < 5 || !stream.pickles[4].stopped || !stream.pickles[4].root)
@@ -68,6 +77,7 @@ LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, co
     const auto length = checked_mul(numel, info->second.element_size);
     if (!length || !range_fits(at + 8, *length, bytes.size()))
       return problem(at, "storage '" + std::string(*key) + "' runs past the end of the file");
+    check.ranges.push_back(LegacyStorageRange{std::string(*key), at + 8, *length});
     at += 8 + *length;
     ++check.storages;
   }

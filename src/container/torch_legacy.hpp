@@ -6,17 +6,28 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "pickle/pickle_stream.hpp"
 
 namespace picklewall::detail {
 
+struct LegacyStorageRange {
+  std::string key;
+  std::uint64_t offset = 0;  // of the raw bytes, after the element count
+  std::uint64_t length = 0;
+};
+
 struct LegacyStorageCheck {
   bool valid = false;
+  std::vector<LegacyStorageRange> ranges;  // where each storage's bytes are (convert streams them from here)
   std::uint64_t storages = 0;
   std::uint64_t problem_offset = 0;
   std::string problem;
 };
+
+// torch's legacy format begins with a pickle of its magic number 0x1950a86a20f9469cfc6c (protocol 2, LONG1).
+bool is_legacy_torch(std::span<const std::uint8_t> bytes);
 
 // `stream` must have been read with GraphDetail::full (pickle 5 is a list of keys).
 LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, const PickleStream& stream);

@@ -1,5 +1,6 @@
 #include "pickle/value_text.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <vector>
 
@@ -15,10 +16,13 @@ struct Task {
   int depth = 0;
 };
 
+// The shortest text that reads back as the same double (as Python's repr: 0.9, not 0.90000000000000002).
 std::string number_text(double real) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.17g", real);
-  return buffer;
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, real);
+  std::string text(buffer, result.ptr);
+  if (text.find_first_of(".eni") == std::string::npos) text += ".0";  // 2.0, not 2: it is a float
+  return text;
 }
 
 }  // namespace

@@ -32,15 +32,6 @@ struct WorkItem {
   bool unpickled_by_loader = false;  // the loader unpickles this member (torch's data.pkl, constants.pkl)
 };
 
-// torch's legacy format begins with a pickle of its magic number 0x1950a86a20f9469cfc6c (protocol 2, LONG1).
-constexpr std::uint8_t legacy_torch_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                               0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-
-bool is_legacy_torch(std::span<const std::uint8_t> bytes) {
-  return bytes.size() >= sizeof legacy_torch_magic &&
-         std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin());
-}
-
 // joblib pickles name joblib.numpy_pickle.NumpyArrayWrapper before every array's raw bytes.
 bool names_joblib_wrapper(const detail::PickleStream& stream) {
   for (const auto& program : stream.pickles)
@@ -103,7 +94,7 @@ class FileScan {
         if (item.member.empty()) add("format.empty", Severity::info, item.member, 0, "empty file");
         return "empty";
       case ContentKind::pickle_with_proto:
-        if (is_legacy_torch(item.bytes)) return scan_legacy_torch(item);
+        if (detail::is_legacy_torch(item.bytes)) return scan_legacy_torch(item);
         return scan_pickle(item, {});
       case ContentKind::numpy_npy:
         return scan_npy(item);

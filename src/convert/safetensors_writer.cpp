@@ -1,0 +1,141 @@
+#include "convert/safetensors_writer.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+constexpr std::size_t chunk_bytes = 4u << 20;
+
+// Gathered bytes came from a mapped file; dropping its pages keeps resident memory flat whatever the model
+// size (they stay in the page cache, shared, not counted against this process).
+void release_pages(const StorageSource& source) {
+  if (!source.mapped || source.bytes.empty()) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(source.bytes.data()) & ~(page - 1);
+  const auto end = reinterpret_cast<std::uintptr_t>(source.bytes.data() + source.bytes.size());
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+}  // namespace
+
+std::vector<const TensorInfo*> writer_order(const std::vector<TensorInfo>& tensors) {
+  std::vector<const TensorInfo*> ordered;
+  for (const TensorInfo& tensor : tensors) ordered.push_back(&tensor);
+  std::sort(ordered.begin(), ordered.end(), [](const TensorInfo* a, const TensorInfo* b) {
+    if (a->dtype.rank != b->dtype.rank) return a->dtype.rank > b->dtype.rank;
+    return a->name < b->name;
+  });
+  return ordered;
+}
+
+Result<std::string> safetensors_header(const std::vector<const TensorInfo*>& ordered,
+                                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) {
+    nlohmann::ordered_json values = nlohmann::ordered_json::object();
+    for (const auto& [key, value] : metadata) values[key] = value;  // sorted: the reference's order is a hash map's
+    header["__metadata__"] = std::move(values);
+  }
+  std::uint64_t offset = 0;
+  for (const TensorInfo* tensor : ordered) {
+    if (header.contains(tensor->name))
+      return Error{ErrorCode::malformed, "two tensors would be named '" + tensor->name + "'"};
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    entry["dtype"] = std::string(tensor->dtype.name);
+    entry["shape"] = tensor->shape;
+    const std::uint64_t size = tensor->numel() * tensor->dtype.bytes;
+    entry["data_offsets"] = {offset, offset + size};
+    offset += size;
+    header[tensor->name] = std::move(entry);
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::exception& error) {
+    return Error{ErrorCode::malformed, std::string("tensor names are not valid UTF-8: ") + error.what()};
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
+}
+
+Status stream_tensor_bytes(const TensorInfo& tensor, const StorageSource& source, const ChunkSink& sink) {
+  const std::uint64_t element = tensor.dtype.bytes;
+  const std::uint64_t total = tensor.numel() * element;
+  if (total == 0) return Ok{};
+  std::vector<std::uint8_t> buffer;
+  buffer.reserve(std::min<std::uint64_t>(total, chunk_bytes));
+  auto flush = [&]() -> Status {
+    if (buffer.empty()) return Ok{};
+    if (source.big_endian && element > 1)
+      for (std::size_t at = 0; at < buffer.size(); at += element) std::reverse(buffer.begin() + at, buffer.begin() + at + element);
+    Status status = sink(buffer);
+    buffer.clear();
+    return status;
+  };
+  // Runs of consecutive elements: the innermost dimension when its stride is 1, else single elements.
+  const std::size_t rank = tensor.shape.size();
+  const bool inner_run = rank > 0 && tensor.stride[rank - 1] == 1;
+  const std::uint64_t run = inner_run ? tensor.shape[rank - 1] : 1;
+  const std::size_t outer_rank = inner_run ? rank - 1 : rank;
+  std::vector<std::uint64_t> index(outer_rank, 0);
+  while (true) {
+    std::uint64_t first = tensor.offset;
+    for (std::size_t d = 0; d < outer_rank; ++d) first += index[d] * tensor.stride[d];
+    const std::uint8_t* from = source.bytes.data() + first * element;
+    std::uint64_t left = run * element;
+    while (left > 0) {
+      const std::uint64_t take = std::min<std::uint64_t>(left, chunk_bytes - buffer.size());
+      buffer.insert(buffer.end(), from, from + take);
+      from += take;
+      left -= take;
+      if (buffer.size() == chunk_bytes)
+        if (Status status = flush(); !status) return status;
+    }
+    std::size_t d = outer_rank;
+    while (d > 0 && ++index[d - 1] == tensor.shape[d - 1]) index[--d] = 0;
+    if (d == 0) break;
+  }
+  Status status = flush();
+  release_pages(source);
+  return status;
+}
+
+Result<std::uint64_t> write_safetensors(const std::string& path, const std::vector<TensorInfo>& tensors,
+                                        const std::map<std::string, std::string>& metadata,
+                                        const StorageSources& sources) {
+  const auto ordered = writer_order(tensors);
+  auto header = safetensors_header(ordered, metadata);
+  if (!header) return header.error();
+  auto file = AtomicFile::create(path);
+  if (!file) return file.error();
+  AtomicFile& out = file.value();
+  std::uint8_t length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(header.value().size() >> (8 * i));
+  if (Status status = out.write(length); !status) return status.error();
+  if (Status status = out.write({reinterpret_cast<const std::uint8_t*>(header.value().data()), header.value().size()});
+      !status)
+    return status.error();
+  for (const TensorInfo* tensor : ordered) {
+    const StorageSource& source = sources.at(tensor->storage_key);
+    Status status = Ok{};
+    if (tensor->contiguous() && !source.big_endian && source.fd >= 0)
+      status = out.copy_from(source.fd, source.file_offset + tensor->first_byte(), tensor->numel() * tensor->dtype.bytes);
+    else
+      status = stream_tensor_bytes(*tensor, source, [&](std::span<const std::uint8_t> chunk) { return out.write(chunk); });
+    if (!status) return status.error();
+  }
+  const std::uint64_t size = out.size();
+  if (Status status = out.commit(); !status) return status.error();
+  return size;
+}
+
+}  // namespace picklewall::detail

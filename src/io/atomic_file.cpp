@@ -1,0 +1,111 @@
+#include "io/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <vector>
+
+namespace picklewall::detail {
+namespace {
+
+constexpr std::size_t fallback_chunk = 8u << 20;
+
+std::string directory_of(const std::string& path) {
+  const std::filesystem::path target(path);
+  return target.has_parent_path() ? target.parent_path().string() : std::string(".");
+}
+
+}  // namespace
+
+Result<AtomicFile> AtomicFile::create(const std::string& path) {
+  const std::filesystem::path target(path);
+  std::random_device random;
+  const std::string temporary =
+      (std::filesystem::path(directory_of(path)) /
+       ("." + target.filename().string() + ".picklewall-" + std::to_string(random()) + ".tmp")).string();
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return Error{ErrorCode::io, "cannot create " + temporary + ": " + std::strerror(errno)};
+  return AtomicFile(path, temporary, fd);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : path_(std::move(other.path_)), temporary_(std::move(other.temporary_)), fd_(other.fd_), size_(other.size_),
+      committed_(other.committed_) {
+  other.fd_ = -1;
+  other.committed_ = true;  // the moved-from object owns nothing to clean up
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(temporary_.c_str());
+}
+
+Status AtomicFile::fail(const char* what) {
+  const int err = errno;
+  return Error{ErrorCode::io, std::string(what) + " " + path_ + ": " + std::strerror(err)};
+}
+
+Status AtomicFile::write(std::span<const std::uint8_t> bytes) {
+  std::size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  size_ += bytes.size();
+  return Ok{};
+}
+
+Status AtomicFile::copy_from(int fd, std::uint64_t offset, std::uint64_t length) {
+  auto in_offset = static_cast<off_t>(offset);
+  std::uint64_t left = length;
+  while (left > 0) {
+    const ssize_t n = ::copy_file_range(fd, &in_offset, fd_, nullptr, left, 0);
+    if (n > 0) {
+      left -= static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) return Error{ErrorCode::io, "the source ended early while writing " + path_};
+    if (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL) return fail("cannot copy into");
+    // Where the kernel cannot copy between these files, a bounded buffer does it.
+    std::vector<std::uint8_t> buffer(std::min<std::uint64_t>(left, fallback_chunk));
+    while (left > 0) {
+      const ssize_t got = ::pread(fd, buffer.data(), std::min<std::uint64_t>(left, buffer.size()), in_offset);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return got == 0 ? Status(Error{ErrorCode::io, "the source ended early while writing " + path_})
+                                     : fail("cannot read the source for");
+      if (Status status = write({buffer.data(), static_cast<std::size_t>(got)}); !status) return status;
+      size_ -= static_cast<std::uint64_t>(got);  // write() counted it; the total is added below
+      in_offset += got;
+      left -= static_cast<std::uint64_t>(got);
+    }
+  }
+  size_ += length;
+  return Ok{};
+}
+
+Status AtomicFile::commit() {
+  if (::fsync(fd_) != 0) return fail("cannot sync");
+  const int closed = ::close(fd_);
+  fd_ = -1;
+  if (closed != 0) return fail("cannot close");
+  if (::rename(temporary_.c_str(), path_.c_str()) != 0) return fail("cannot rename into");
+  committed_ = true;
+  // Make the rename itself durable.
+  const int directory = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory >= 0) {
+    ::fsync(directory);
+    ::close(directory);
+  }
+  return Ok{};
+}
+
+}  // namespace picklewall::detail

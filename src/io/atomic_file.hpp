@@ -1,0 +1,40 @@
+// An output file that appears whole or not at all: bytes go to a temporary file beside the target, which is
+// fsynced and renamed over it on commit(); destroyed without commit(), the temporary file is removed. Reports
+// and converted models are written this way, so a crash or a refused input never leaves a partial output.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "picklewall/result.hpp"
+
+namespace picklewall::detail {
+
+class AtomicFile {
+ public:
+  static Result<AtomicFile> create(const std::string& path);
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  Status write(std::span<const std::uint8_t> bytes);
+  // Copies `length` bytes at `offset` of the open file `fd` in the kernel (copy_file_range), without passing
+  // them through this process's memory; falls back to bounded read/write where the kernel cannot.
+  Status copy_from(int fd, std::uint64_t offset, std::uint64_t length);
+  Status commit();
+  std::uint64_t size() const { return size_; }
+
+ private:
+  AtomicFile(std::string path, std::string temporary, int fd) : path_(std::move(path)), temporary_(std::move(temporary)), fd_(fd) {}
+  Status fail(const char* what);
+  std::string path_;
+  std::string temporary_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace picklewall::detail
