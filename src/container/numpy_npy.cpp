@@ -57,4 +57,42 @@ Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes) {
   return header;
 }
 
+Result<NpyArrayLayout> read_npy_layout(const NpyHeader& header) {
+  // The header is the repr of a dict: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+  const std::string& text = header.header;
+  auto fail = [&](const std::string& why) { return Error{ErrorCode::unsupported, ".npy header: " + why}; };
+  NpyArrayLayout layout;
+  const auto descr = text.find("'descr':");
+  if (descr == std::string::npos) return fail("no 'descr'");
+  const auto open = text.find_first_not_of(' ', descr + 8);
+  if (open == std::string::npos || text[open] != '\'') return fail("a structured dtype (not one array type)");
+  const auto close = text.find('\'', open + 1);
+  if (close == std::string::npos) return fail("unterminated 'descr'");
+  layout.descr = text.substr(open + 1, close - open - 1);
+  const auto order = text.find("'fortran_order':");
+  if (order == std::string::npos) return fail("no 'fortran_order'");
+  layout.fortran_order = text.compare(text.find_first_not_of(' ', order + 16), 4, "True") == 0;
+  const auto shape = text.find("'shape':");
+  const auto shape_open = shape == std::string::npos ? std::string::npos : text.find('(', shape);
+  const auto shape_close = shape_open == std::string::npos ? std::string::npos : text.find(')', shape_open);
+  if (shape_close == std::string::npos) return fail("no 'shape' tuple");
+  std::uint64_t value = 0;
+  bool digits = false;
+  for (std::size_t i = shape_open + 1; i <= shape_close; ++i) {
+    const char c = text[i];
+    if (c >= '0' && c <= '9') {
+      if (value > (UINT64_MAX - 9) / 10) return fail("a dimension overflows");
+      value = value * 10 + static_cast<std::uint64_t>(c - '0');
+      digits = true;
+    } else if (c == ',' || c == ')') {
+      if (digits) layout.shape.push_back(value);
+      value = 0;
+      digits = false;
+    } else if (c != ' ' && c != 'L') {
+      return fail("shape is not a tuple of integers");
+    }
+  }
+  return layout;
+}
+
 }  // namespace picklewall::detail

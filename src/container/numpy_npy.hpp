@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "picklewall/result.hpp"
 
@@ -19,5 +20,13 @@ struct NpyHeader {
 };
 
 Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes);
+
+// The array a plain (not structured, not object) .npy holds: its dtype string, order and shape.
+struct NpyArrayLayout {
+  std::string descr;  // '<f4', '|b1', '>i8', ...
+  bool fortran_order = false;
+  std::vector<std::uint64_t> shape;
+};
+Result<NpyArrayLayout> read_npy_layout(const NpyHeader& header);
 
 }  // namespace picklewall::detail

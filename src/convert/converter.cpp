@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "container/archive_reader.hpp"
+#include "container/numpy_npy.hpp"
 #include "container/safetensors_header.hpp"
 #include "container/torch_legacy.hpp"
 #include "container/zip_archive.hpp"
@@ -20,6 +22,7 @@
 #include "convert/tensor_builder.hpp"
 #include "convert/tied_weights.hpp"
 #include "io/atomic_file.hpp"
+#include "io/checked.hpp"
 #include "io/mapped_file.hpp"
 #include "picklewall/convert.hpp"
 #include "picklewall/report.hpp"
@@ -209,6 +212,172 @@ std::set<std::string> tied_weight_names(const fs::path& checkpoint) {
   return names;
 }
 
+// The tensors of a file, and where each one's bytes are.
+struct Prepared {
+  detail::BuiltTensors built;
+  StorageSources sources;
+  Checkpoint checkpoint;                          // torch: owns inflated records
+  std::vector<std::vector<std::uint8_t>> buffers;  // decompressed streams and members
+};
+
+// A storage that is a view of the mapped input can be copied by the kernel from the file.
+StorageSource source_for(std::span<const std::uint8_t> span, std::span<const std::uint8_t> file, int fd,
+                         bool big_endian) {
+  StorageSource source;
+  source.bytes = span;
+  source.big_endian = big_endian;
+  if (span.data() >= file.data() && span.data() + span.size() <= file.data() + file.size()) {
+    source.fd = fd;
+    source.file_offset = static_cast<std::uint64_t>(span.data() - file.data());
+    source.mapped = true;
+  }
+  return source;
+}
+
+Status check_storage_sizes(const detail::BuiltTensors& built, const std::map<std::string, StorageSource>& found,
+                           std::span<const std::uint8_t> file, int fd, StorageSources& sources) {
+  for (const auto& [key, storage] : built.storages) {
+    if (auto inline_bytes = built.inline_storages.find(key); inline_bytes != built.inline_storages.end()) {
+      sources[key] = source_for(inline_bytes->second, file, fd, storage.big_endian);  // a numpy array in the pickle
+      continue;
+    }
+    auto it = found.find(key);
+    if (it == found.end()) return Error{ErrorCode::malformed, "storage '" + key + "' has no record"};
+    if (it->second.bytes.size() != storage.bytes)
+      return Error{ErrorCode::malformed, "storage '" + key + "' holds " + std::to_string(it->second.bytes.size()) +
+                                             " bytes but is declared as " + std::to_string(storage.bytes)};
+    sources[key] = it->second;
+  }
+  return Ok{};
+}
+
+// A pickle of numpy arrays (or a joblib stream): the arrays' bytes are inside `stream_bytes`.
+Status prepare_pickled_arrays(Prepared& out, std::span<const std::uint8_t> stream_bytes,
+                              std::span<const std::uint8_t> file, int fd, bool joblib, const ConvertOptions& options,
+                              std::chrono::steady_clock::time_point deadline) {
+  const detail::MachineOptions full{detail::GraphDetail::full, joblib};
+  const auto stream = detail::read_pickle_stream(stream_bytes, 0, options.limits, deadline, 1, full);
+  if (stream.pickles.empty() || !stream.pickles.front().stopped)
+    return Error{ErrorCode::malformed, "the pickle cannot be read to its end"};
+  detail::BuildOptions build_options{options.key, options.strip_code, stream_bytes};
+  auto built = detail::build_tensors(stream.pickles.front(), build_options);
+  if (!built) return built.error();
+  out.built = std::move(built.value());
+  for (const auto& [key, span] : out.built.inline_storages)
+    out.sources[key] = source_for(span, file, fd, out.built.storages.at(key).big_endian);
+  return Ok{};
+}
+
+// One .npy (a member of an .npz, or a file): one tensor.
+Status add_npy(Prepared& out, const std::string& name, std::span<const std::uint8_t> npy,
+               std::span<const std::uint8_t> file, int fd) {
+  auto header = detail::read_npy_header(npy);
+  if (!header) return Error{header.error().code, name + ": " + header.error().message};
+  if (header.value().has_object_dtype) {
+    out.built.skipped.push_back(name + ": an object array (its items are a pickle), not converted");
+    return Ok{};
+  }
+  auto layout = detail::read_npy_layout(header.value());
+  if (!layout) return Error{layout.error().code, name + ": " + layout.error().message};
+  auto dtype = detail::dtype_of_numpy_code(layout.value().descr);
+  if (!dtype) {
+    out.built.skipped.push_back(name + ": dtype '" + layout.value().descr + "' cannot be stored in safetensors");
+    return Ok{};
+  }
+  std::uint64_t bytes = dtype->bytes;
+  for (std::uint64_t size : layout.value().shape) {
+    auto product = detail::checked_mul(bytes, size);
+    if (!product) return Error{ErrorCode::malformed, name + ": the array's size overflows"};
+    bytes = *product;
+  }
+  const std::uint64_t offset = header.value().data_offset;
+  if (!detail::range_fits(offset, bytes, npy.size()) || offset + bytes != npy.size())
+    return Error{ErrorCode::malformed, name + ": the data is not the size its header declares"};
+  const std::string key = "npy:" + name;
+  out.built.tensors.push_back(detail::array_tensor(name, *dtype, layout.value().shape, layout.value().fortran_order, key));
+  const bool big_endian = layout.value().descr.starts_with(">");
+  out.built.storages[key] = detail::StorageInfo{key, bytes, *dtype, false, big_endian};
+  out.sources[key] = source_for(npy.subspan(offset, bytes), file, fd, big_endian);
+  return Ok{};
+}
+
+Result<Prepared> prepare(const std::string& format, std::span<const std::uint8_t> bytes, int fd,
+                         const std::string& stem, const ConvertOptions& options,
+                         std::chrono::steady_clock::time_point deadline) {
+  Prepared out;
+  if (format == "numpy") {
+    if (Status added = add_npy(out, stem, bytes, bytes, fd); !added) return added.error();
+    return out;
+  }
+  if (format == "joblib") {
+    if (Status done = prepare_pickled_arrays(out, bytes, bytes, fd, true, options, deadline); !done) return done.error();
+    return out;
+  }
+  if (format == "gzip" || format == "bzip2" || format == "xz" || format == "lzma" || format == "zstd" ||
+      format == "lz4" || format == "zlib") {
+    // A compressed pickle or joblib file: decompressed in memory, within the Limits budgets.
+    auto contents = format == "zlib" ? detail::decompress_zlib(bytes, options.limits)
+                                     : detail::decompress_stream(bytes, options.limits);
+    if (!contents) return contents.error();
+    if (contents.value().members.size() != 1 || contents.value().members.front().truncated_by_limit)
+      return Error{ErrorCode::limit_exceeded, "the decompressed stream is larger than the Limits budget"};
+    out.buffers.push_back(std::move(contents.value().members.front().data));
+    const auto& inner = out.buffers.back();
+    if (Status done = prepare_pickled_arrays(out, inner, bytes, -1, true, options, deadline); !done) return done.error();
+    return out;
+  }
+  if (format == "zip") {
+    // An .npz: every member a .npy.
+    std::vector<Finding> anomalies;
+    auto archive = detail::read_zip(bytes, options.limits, "", anomalies);
+    if (!archive) return archive.error();
+    for (const detail::ZipEntry& entry : archive.value().entries) {
+      if (!entry.name.ends_with(".npy") || !entry.readable)
+        return Error{ErrorCode::unsupported, "a zip that is not a torch checkpoint or an .npz (member " + entry.name + ")"};
+      out.buffers.emplace_back();
+      auto member = detail::read_zip_entry(bytes, entry, options.limits, out.buffers.back());
+      if (!member) return member.error();
+      if (Status added = add_npy(out, entry.name.substr(0, entry.name.size() - 4), member.value(), bytes, fd); !added)
+        return added.error();
+    }
+    return out;
+  }
+  Result<Checkpoint> checkpoint = Error{ErrorCode::unsupported, ""};
+  if (format == "pytorch-zip") {
+    checkpoint = open_torch_zip(bytes, fd, options.limits);
+  } else if (format == "pytorch-legacy") {
+    checkpoint = open_torch_legacy(bytes, fd, options.limits, deadline);
+  } else if (format == "pickle") {
+    // A legacy file whose first pickle was replaced (a payload that also rebuilds the magic number) no longer
+    // starts with the magic: it is still the legacy layout when its storage section checks out. Any other
+    // pickle is read for numpy arrays.
+    checkpoint = open_torch_legacy(bytes, fd, options.limits, deadline);
+    if (!checkpoint) {
+      if (Status done = prepare_pickled_arrays(out, bytes, bytes, fd, false, options, deadline); !done)
+        return done.error();
+      return out;
+    }
+  } else {
+    return Error{ErrorCode::unsupported, "this is " + format + "; convert reads PyTorch checkpoints (zip and legacy), "
+                                        "pickles and joblib files of numpy arrays, .npy and .npz"};
+  }
+  if (!checkpoint) return checkpoint.error();
+  out.checkpoint = std::move(checkpoint.value());
+  const detail::MachineOptions full{detail::GraphDetail::full, false};
+  const auto stream = detail::read_pickle_stream(out.checkpoint.pickle, 0, options.limits, deadline,
+                                                 out.checkpoint.pickles, full);
+  const std::size_t index = out.checkpoint.pickle_index;
+  if (stream.pickles.size() <= index || !stream.pickles[index].stopped)
+    return Error{ErrorCode::malformed, "the pickle holding the tensors cannot be read to its end"};
+  detail::BuildOptions build_options{options.key, options.strip_code, out.checkpoint.pickle};
+  auto built = detail::build_tensors(stream.pickles[index], build_options);
+  if (!built) return built.error();
+  out.built = std::move(built.value());
+  if (Status sized = check_storage_sizes(out.built, out.checkpoint.storage_bytes, bytes, fd, out.sources); !sized)
+    return sized.error();
+  return out;
+}
+
 }  // namespace
 
 Result<ConvertReport> convert_file(const std::string& input, const std::string& output, const ConvertOptions& options) {
@@ -240,51 +409,13 @@ Result<ConvertReport> convert_file(const std::string& input, const std::string& 
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                             std::chrono::duration<double>(options.limits.max_seconds_per_file));
-  Result<Checkpoint> checkpoint = Error{ErrorCode::unsupported, ""};
-  if (report.scan.format == "pytorch-zip") {
-    checkpoint = open_torch_zip(bytes, fd.get(), options.limits);
-  } else if (report.scan.format == "pytorch-legacy") {
-    checkpoint = open_torch_legacy(bytes, fd.get(), options.limits, deadline);
-  } else if (report.scan.format == "pickle") {
-    // A legacy file whose first pickle was replaced (a payload that also rebuilds the magic number) no longer
-    // starts with the magic: it is still the legacy layout when its storage section checks out.
-    checkpoint = open_torch_legacy(bytes, fd.get(), options.limits, deadline);
-    if (!checkpoint)
-      return Error{ErrorCode::unsupported, input + " is a pickle with no torch storages; convert reads PyTorch "
-                                                   "checkpoints (torch.save zip or legacy format)"};
-  } else {
-    return Error{ErrorCode::unsupported, input + " is " + report.scan.format +
-                                             "; convert reads PyTorch checkpoints (torch.save zip or legacy format)"};
-  }
-  if (!checkpoint) return Error{checkpoint.error().code, input + ": " + checkpoint.error().message};
-
-  const detail::MachineOptions full{detail::GraphDetail::full, false};
-  const auto stream = detail::read_pickle_stream(checkpoint.value().pickle, 0, options.limits, deadline,
-                                                 checkpoint.value().pickles, full);
-  const std::size_t index = checkpoint.value().pickle_index;
-  if (stream.pickles.size() <= index || !stream.pickles[index].stopped)
-    return Error{ErrorCode::malformed, input + ": the pickle holding the tensors cannot be read to its end"};
-  detail::BuildOptions build_options;
-  build_options.key = options.key;
-  build_options.search_dropped_roots = options.strip_code;
-  auto built = detail::build_tensors(stream.pickles[index], build_options);
-  if (!built) return Error{built.error().code, input + ": " + built.error().message};
-  if (built.value().tensors.empty()) return Error{ErrorCode::unsupported, input + ": no tensors found to convert"};
-  report.skipped = built.value().skipped;
-
-  // Every storage a tensor uses must exist and hold exactly what its persistent id declares.
-  StorageSources sources;
-  for (const auto& [key, storage] : built.value().storages) {
-    auto found = checkpoint.value().storage_bytes.find(key);
-    if (found == checkpoint.value().storage_bytes.end())
-      return Error{ErrorCode::malformed, input + ": storage '" + key + "' has no record"};
-    if (found->second.bytes.size() != storage.bytes)
-      return Error{ErrorCode::malformed, input + ": storage '" + key + "' holds " +
-                                             std::to_string(found->second.bytes.size()) + " bytes but is declared as " +
-                                             std::to_string(storage.bytes)};
-    sources[key] = found->second;
-  }
-  auto deduplicated = detail::remove_shared_aliases(std::move(built.value().tensors), built.value().storages,
+  auto prepared = prepare(report.scan.format, bytes, fd.get(), fs::path(input).stem().string(), options, deadline);
+  if (!prepared) return Error{prepared.error().code, input + ": " + prepared.error().message};
+  detail::BuiltTensors& built = prepared.value().built;
+  const StorageSources& sources = prepared.value().sources;
+  if (built.tensors.empty()) return Error{ErrorCode::unsupported, input + ": no tensors found to convert"};
+  report.skipped = built.skipped;
+  auto deduplicated = detail::remove_shared_aliases(std::move(built.tensors), built.storages,
                                                    tied_weight_names(fs::path(input)));
   if (!deduplicated) return Error{deduplicated.error().code, input + ": " + deduplicated.error().message};
   std::map<std::string, std::string> metadata{{"format", "pt"}};

@@ -65,6 +65,18 @@ std::optional<Dtype> dtype_of_torch_dtype(std::string_view qualified) {
 
 std::optional<Dtype> dtype_of_safetensors_name(std::string_view name) { return named(name); }
 
+std::optional<Dtype> dtype_of_numpy_code(std::string_view code) {
+  static constexpr std::pair<std::string_view, std::string_view> codes[] = {
+      {"f2", "F16"}, {"f4", "F32"}, {"f8", "F64"}, {"i1", "I8"}, {"i2", "I16"}, {"i4", "I32"}, {"i8", "I64"},
+      {"u1", "U8"}, {"u2", "U16"}, {"u4", "U32"}, {"u8", "U64"}, {"b1", "BOOL"}, {"?", "BOOL"}, {"c8", "C64"},
+  };
+  while (!code.empty() && (code.front() == '<' || code.front() == '>' || code.front() == '|' || code.front() == '='))
+    code.remove_prefix(1);
+  for (const auto& [numpy_code, dtype] : codes)
+    if (numpy_code == code) return named(dtype);
+  return std::nullopt;
+}
+
 bool is_untyped_storage_class(std::string_view qualified) {
   return qualified == "torch.UntypedStorage" || qualified == "torch.storage.UntypedStorage" ||
          qualified == "torch.storage._UntypedStorage";

@@ -18,6 +18,7 @@ struct Dtype {
 std::optional<Dtype> dtype_of_storage_class(std::string_view qualified);  // "torch.FloatStorage"
 std::optional<Dtype> dtype_of_torch_dtype(std::string_view qualified);    // "torch.float8_e4m3fn"
 std::optional<Dtype> dtype_of_safetensors_name(std::string_view name);    // "F32"
+std::optional<Dtype> dtype_of_numpy_code(std::string_view code);          // "f4", "<f4", "|b1", "?"
 bool is_untyped_storage_class(std::string_view qualified);                // torch.UntypedStorage and aliases
 
 }  // namespace picklewall::detail

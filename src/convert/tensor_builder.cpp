@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "io/checked.hpp"
+#include "pickle/joblib_layout.hpp"
 #include "pickle/value_text.hpp"
 
 namespace picklewall::detail {
@@ -29,6 +30,23 @@ std::uint64_t TensorInfo::end_byte() const {
   std::uint64_t last = offset;
   for (std::size_t i = 0; i < shape.size(); ++i) last += (shape[i] - 1) * stride[i];
   return (last + 1) * dtype.bytes;
+}
+
+TensorInfo array_tensor(std::string name, Dtype dtype, std::vector<std::uint64_t> shape, bool fortran,
+                        std::string storage_key) {
+  TensorInfo tensor;
+  tensor.name = std::move(name);
+  tensor.dtype = dtype;
+  tensor.shape = std::move(shape);
+  tensor.storage_key = std::move(storage_key);
+  tensor.stride.assign(tensor.shape.size(), 0);
+  std::uint64_t step = 1;
+  for (std::size_t k = 0; k < tensor.shape.size(); ++k) {
+    const std::size_t d = fortran ? k : tensor.shape.size() - 1 - k;
+    tensor.stride[d] = step;
+    step *= std::max<std::uint64_t>(tensor.shape[d], 1);
+  }
+  return tensor;
 }
 
 namespace {
@@ -236,6 +254,10 @@ class Builder {
       out_.tensors.push_back(std::move(*tensor.value()));
       return Ok{};
     }
+    if (already_listed_) {
+      already_listed_ = false;
+      return Ok{};
+    }
     if (auto module = module_children(value, item.path)) {
       if (first_visit(value, item.path))
         for (auto it = module->rbegin(); it != module->rend(); ++it) pending.push_back(std::move(*it));
@@ -300,7 +322,110 @@ class Builder {
       if (inner == nullptr) return bad(path, "_rebuild_from_type_v2 without an argument tuple");
       return rebuild(global_name((*args)[0]), *inner, path);
     }
+    if (callee == "numpy.core.multiarray._reconstruct" || callee == "numpy._core.multiarray._reconstruct")
+      return reconstructed_array(value, *args, path);
+    if (callee == "numpy.core.numeric._frombuffer" || callee == "numpy._core.numeric._frombuffer") {
+      if (args->size() < 4) return bad(path, "_frombuffer with too few arguments");
+      auto order = graph_.text_of((*args)[3]);
+      auto data = bytes_of((*args)[0]);
+      if (!data) return skipped_array(path, "its buffer is not in the pickle (out-of-band)");
+      return numpy_array(path, (*args)[1], (*args)[2], order && *order == "F", *data);
+    }
+    if (callee == "joblib.numpy_pickle.NumpyArrayWrapper") return joblib_array(value, path);
     return rebuild(callee, *args, path);
+  }
+
+  // ---- numpy ----
+  MaybeTensor skipped_array(const std::string& path, const std::string& why) {
+    out_.skipped.push_back(path + ": a numpy array that is not converted: " + why);
+    already_listed_ = true;
+    return std::optional<TensorInfo>{};
+  }
+
+  // Bytes of a bytes/bytearray constant, or of _codecs.encode(str, 'latin1') (numpy's protocol-2 form).
+  std::optional<std::span<const std::uint8_t>> bytes_of(Value value) {
+    if (!graph_.is_str(value)) {
+      if (auto text = graph_.text_of(value))
+        return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text->data()), text->size());
+    }
+    // Protocol 2 writes b'' as bytes(), with no arguments.
+    if (callee_name(value) == "builtins.bytes") {
+      const auto* args = call_args(value);
+      if (args != nullptr && args->empty()) return std::span<const std::uint8_t>();
+    }
+    if (callee_name(value) != "_codecs.encode") return std::nullopt;
+    const auto* args = call_args(value);
+    if (args == nullptr || args->size() < 2 || !graph_.is_str((*args)[0]) || graph_.text_of((*args)[1]) != "latin1")
+      return std::nullopt;
+    const std::string_view text = *graph_.text_of((*args)[0]);  // UTF-8 of code points 0-255
+    std::vector<std::uint8_t> latin1;
+    latin1.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c < 0x80) latin1.push_back(c);
+      else if ((c == 0xC2 || c == 0xC3) && i + 1 < text.size())
+        latin1.push_back(static_cast<std::uint8_t>(((c & 0x03) << 6) | (static_cast<unsigned char>(text[++i]) & 0x3F)));
+      else return std::nullopt;  // a code point latin-1 cannot encode: _codecs.encode would raise
+    }
+    out_.owned.push_back(std::move(latin1));
+    return std::span<const std::uint8_t>(out_.owned.back());
+  }
+
+  MaybeTensor reconstructed_array(Value value, const std::vector<Value>& args, const std::string& path) {
+    if (args.empty() || global_name(args[0]) != "numpy.ndarray")
+      return skipped_array(path, "a subclass of ndarray (" + value_text(graph_, args.empty() ? Value() : args[0], 60) + ")");
+    auto build = builds_.find(value.node);
+    const auto* state = build == builds_.end() ? nullptr : tuple_items(build->second);
+    // (version, shape, dtype, is_fortran, rawdata), or the older form without the version.
+    if (state == nullptr || (state->size() != 5 && state->size() != 4)) return bad(path, "numpy array state is not one numpy writes");
+    const std::size_t at = state->size() == 5 ? 1 : 0;
+    auto data = bytes_of((*state)[at + 3]);
+    if (!data) return skipped_array(path, "its data is not raw bytes (an object array?)");
+    const bool fortran = (*state)[at + 2].kind == ValueKind::boolean && (*state)[at + 2].integer != 0;
+    return numpy_array(path, (*state)[at + 1], (*state)[at], fortran, *data);
+  }
+
+  MaybeTensor joblib_array(Value value, const std::string& path) {
+    auto build = builds_.find(value.node);
+    auto state = build == builds_.end() ? std::nullopt : dict_items(build->second);
+    if (!state) return bad(path, "joblib array wrapper without its state");
+    const auto dtype = dict_get(*state, "dtype"), shape = dict_get(*state, "shape"), order = dict_get(*state, "order");
+    if (!dtype || !shape) return bad(path, "joblib array state without dtype or shape");
+    for (const auto& array : program_.joblib_arrays) {
+      if (array.wrapper != value.node) continue;
+      if (!range_fits(array.offset, array.length, options_.input.size())) return bad(path, "joblib array data outside the stream");
+      const bool fortran = order && graph_.text_of(*order) == "F";
+      return numpy_array(path, *dtype, *shape, fortran, options_.input.subspan(array.offset, array.length));
+    }
+    return skipped_array(path, "an object array (its items are a nested pickle)");
+  }
+
+  MaybeTensor numpy_array(const std::string& path, Value dtype_value, Value shape_value, bool fortran,
+                          std::span<const std::uint8_t> data) {
+    auto facts = numpy_dtype_facts(graph_, dtype_value);
+    if (!facts) return bad(path, facts.error().message);
+    auto dtype = dtype_of_numpy_code(facts.value().descr);
+    if (!dtype) return skipped_array(path, "dtype '" + facts.value().descr + "' cannot be stored in safetensors");
+    const auto* shape = tuple_items(shape_value);
+    if (shape == nullptr) return bad(path, "numpy array shape is not a tuple");
+    std::vector<std::uint64_t> dims;
+    std::uint64_t numel = 1;
+    for (Value size : *shape) {
+      const auto s = integer(size);
+      if (!s || *s < 0) return bad(path, "numpy array shape " + value_text(graph_, shape_value, 60) + " is not valid");
+      dims.push_back(static_cast<std::uint64_t>(*s));
+      if (!mul_to(numel, static_cast<std::uint64_t>(*s), numel)) return bad(path, "element count overflows");
+    }
+    std::uint64_t bytes = 0;
+    if (!mul_to(numel, dtype->bytes, bytes) || bytes != data.size())
+      return bad(path, "numpy array holds " + std::to_string(data.size()) + " bytes, its shape and dtype need " +
+                           std::to_string(bytes));
+    TensorInfo tensor = array_tensor(path, *dtype, std::move(dims), fortran,
+                                     "array:" + std::to_string(out_.inline_storages.size()));
+    StorageInfo storage{tensor.storage_key, bytes, *dtype, false, facts.value().byte_order == '>'};
+    out_.storages.emplace(storage.key, storage);
+    out_.inline_storages.emplace(storage.key, data);
+    return std::optional<TensorInfo>(std::move(tensor));
   }
 
   static Result<std::optional<TensorInfo>> bad(const std::string& path, const std::string& why) {
@@ -409,6 +534,7 @@ class Builder {
   std::unordered_map<NodeId, Value> builds_;
   std::unordered_set<NodeId> visited_;
   BuiltTensors out_;
+  bool already_listed_ = false;  // tensor_of() listed the leaf it declined (a numpy array it cannot convert)
 };
 
 }  // namespace

@@ -23,15 +23,9 @@ std::optional<Value> dict_get(const ObjectGraph& graph, const std::vector<Value>
   return std::nullopt;
 }
 
-struct DtypeFacts {
-  std::string descr;          // e.g. "f8", "U10", "V16", "O8"
-  std::int64_t elsize = -1;   // from the dtype's BUILD state, when numpy recorded one
-  Value fields;               // the fields dict of a structured dtype, or None
-};
+}  // namespace
 
-// A numpy dtype in a pickle: REDUCE numpy.dtype(descr, False, True), then BUILD (3, order, subarray, names,
-// fields, elsize, alignment, flags).
-Result<DtypeFacts> dtype_facts(const ObjectGraph& graph, Value dtype) {
+Result<NumpyDtypeFacts> numpy_dtype_facts(const ObjectGraph& graph, Value dtype) {
   if (!dtype.is_node() || graph.node(dtype.node).kind != NodeKind::call) return bad("dtype is not a numpy.dtype call");
   const CallRecord& call = graph.call(graph.node(dtype.node).index);
   const GlobalRef* callee = graph.as_global(call.callee);
@@ -40,18 +34,22 @@ Result<DtypeFacts> dtype_facts(const ObjectGraph& graph, Value dtype) {
   const auto* args = container_items(graph, call.args, NodeKind::tuple);
   const auto descr = args != nullptr && !args->empty() ? graph.text_of(args->front()) : std::nullopt;
   if (!descr) return bad("numpy.dtype call without a type string");
-  DtypeFacts facts;
+  NumpyDtypeFacts facts;
   facts.descr = std::string(*descr);
   for (const Effect& effect : graph.effects()) {
     if (effect.kind != EffectKind::build || !effect.target.is_node() || effect.target.node != dtype.node) continue;
     const auto* state = container_items(graph, effect.argument, NodeKind::tuple);
     if (state != nullptr && state->size() >= 6 && (*state)[5].kind == ValueKind::integer) facts.elsize = (*state)[5].integer;
     if (state != nullptr && state->size() >= 5) facts.fields = (*state)[4];
+    if (state != nullptr && state->size() >= 2)
+      if (auto order = graph.text_of((*state)[1]); order && order->size() == 1) facts.byte_order = order->front();
   }
   return facts;
 }
 
-Result<std::uint64_t> itemsize_of(const DtypeFacts& facts) {
+namespace {
+
+Result<std::uint64_t> itemsize_of(const NumpyDtypeFacts& facts) {
   if (facts.elsize > 0) return static_cast<std::uint64_t>(facts.elsize);
   std::string_view code = facts.descr;
   while (!code.empty() && (code.front() == '<' || code.front() == '>' || code.front() == '|' || code.front() == '='))
@@ -84,7 +82,7 @@ Result<JoblibArrayLayout> joblib_array_layout(const ObjectGraph& graph, Value st
   const auto* dims = container_items(graph, *shape, NodeKind::tuple);
   if (dims == nullptr) return bad("shape is not a tuple");
 
-  auto facts = dtype_facts(graph, *dtype);
+  auto facts = numpy_dtype_facts(graph, *dtype);
   if (!facts) return facts.error();
   JoblibArrayLayout layout;
   layout.has_object = names_object(facts.value().descr);
@@ -93,7 +91,7 @@ Result<JoblibArrayLayout> joblib_array_layout(const ObjectGraph& graph, Value st
     for (std::size_t i = 1; i < fields->size(); i += 2) {
       const auto* entry = container_items(graph, (*fields)[i], NodeKind::tuple);
       if (entry == nullptr || entry->empty()) return bad("structured dtype field is not (dtype, offset)");
-      auto field = dtype_facts(graph, entry->front());
+      auto field = numpy_dtype_facts(graph, entry->front());
       if (!field) return field.error();
       if (field.value().fields.is_node()) return bad("nested structured dtypes are not supported");
       if (names_object(field.value().descr)) layout.has_object = true;

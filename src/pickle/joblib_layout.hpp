@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "picklewall/result.hpp"
 #include "pickle/object_graph.hpp"
@@ -18,5 +19,15 @@ struct JoblibArrayLayout {
 };
 
 Result<JoblibArrayLayout> joblib_array_layout(const ObjectGraph& graph, Value state);
+
+// A numpy dtype in a pickle: REDUCE numpy.dtype(descr, False, True), then BUILD (3, order, subarray, names,
+// fields, elsize, alignment, flags).
+struct NumpyDtypeFacts {
+  std::string descr;          // e.g. "f8", "U10", "V16", "O8"
+  std::int64_t elsize = -1;   // from the dtype's BUILD state, when numpy recorded one
+  Value fields;               // the fields dict of a structured dtype, or None
+  char byte_order = '|';      // '<', '>', '|' (not applicable) or '=' (native), from the BUILD state
+};
+Result<NumpyDtypeFacts> numpy_dtype_facts(const ObjectGraph& graph, Value dtype);
 
 }  // namespace picklewall::detail

@@ -459,7 +459,7 @@ class Machine {
         stack_.pop_back();
         a = stack_.back();
         add_effect(EffectKind::build, a, b);
-        if (options_.joblib_arrays && is_joblib_wrapper(a)) return skip_joblib_array(b);
+        if (options_.joblib_arrays && is_joblib_wrapper(a)) return skip_joblib_array(a, b);
         return true;
       case Opcode::PERSID:
         a = graph().text_value(ValueKind::text, in.text, false);
@@ -499,7 +499,7 @@ class Machine {
 
   // After a NumpyArrayWrapper BUILD, joblib reads: an object array's own pickle, or [padding length byte p,
   // p x 0xFF] (when the wrapper has numpy_array_alignment_bytes) and then count * itemsize raw bytes.
-  bool skip_joblib_array(Value state) {
+  bool skip_joblib_array(Value wrapper, Value state) {
     auto layout = joblib_array_layout(program_.graph, state);
     if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
     if (layout.value().has_object) {
@@ -522,8 +522,10 @@ class Machine {
       for (std::uint64_t i = 1; i <= padding; ++i)
         if (input[at + i] != 0xFF) return fail_at("joblib array padding holds bytes other than 0xFF");
     }
+    const std::uint64_t data_at = decoder_.position();
     if (!decoder_.skip(layout.value().bytes))
       return fail_at("joblib array data (" + std::to_string(layout.value().bytes) + " bytes) runs past the end");
+    program_.joblib_arrays.push_back({wrapper.node, data_at, layout.value().bytes});
     return true;
   }
 

@@ -48,6 +48,13 @@ struct PickleProgram {
   std::uint64_t first_popped_constant_offset = 0;
   // joblib: the pickles that object arrays were written as.
   std::vector<PickleProgram> nested;
+  // joblib: where each NumpyArrayWrapper's raw array bytes are in the stream (convert reads them from here).
+  struct JoblibArrayData {
+    NodeId wrapper;
+    std::uint64_t offset;
+    std::uint64_t length;
+  };
+  std::vector<JoblibArrayData> joblib_arrays;
 };
 
 struct MachineOptions {

@@ -227,8 +227,93 @@ def test_output_never_overwrites_the_input(checkpoints):
 
 
 def test_formats_it_cannot_convert_are_named(tmp_path):
-    import numpy
-    source = tmp_path / "array.npy"
-    numpy.save(source, numpy.arange(3))
+    import torch
+    from safetensors.torch import save_file
+    source = tmp_path / "already.safetensors"
+    save_file({"x": torch.ones(2)}, source)
     result = convert(source, tmp_path / "out.safetensors")
     assert result.returncode == 2 and "convert reads PyTorch checkpoints" in result.stderr
+
+
+def numpy_arrays():
+    import numpy
+    return {"f32": numpy.arange(6, dtype=numpy.float32).reshape(2, 3),
+            "f64_fortran": numpy.asfortranarray(numpy.arange(6.0).reshape(2, 3)),
+            "big_endian_i4": numpy.arange(5, dtype=">i4"), "bools": numpy.array([True, False]),
+            "u2": numpy.arange(3, dtype=numpy.uint16), "scalar": numpy.array(2.5),
+            "empty": numpy.zeros((0, 3), numpy.float32), "c8": numpy.ones(2, numpy.complex64),
+            "i8_view": numpy.arange(20, dtype=numpy.int64)[::4]}
+
+
+def numpy_writers(folder):
+    import pickle
+
+    import joblib
+    import numpy
+    arrays = numpy_arrays()
+    with_strings = dict(arrays, words=numpy.array(["a", "b"]))  # not numeric: listed, left out
+    files = {}
+    for protocol in (2, 3, 4, 5):
+        files[f"pickle_p{protocol}"] = folder / f"arrays_p{protocol}.pkl"
+        files[f"pickle_p{protocol}"].write_bytes(pickle.dumps(with_strings, protocol=protocol))
+    for compress in (0, ("zlib", 3), ("gzip", 3), ("bz2", 3), ("xz", 3), ("lz4", 3)):
+        name = "joblib_" + (compress[0] if compress else "raw")
+        files[name] = folder / f"{name}.joblib"
+        joblib.dump(with_strings, files[name], compress=compress)
+    files["npz"] = folder / "arrays.npz"
+    numpy.savez(files["npz"], **arrays)
+    files["npz_compressed"] = folder / "arrays_compressed.npz"
+    numpy.savez_compressed(files["npz_compressed"], **arrays)
+    return files
+
+
+@pytest.fixture(scope="module")
+def numpy_files(tmp_path_factory):
+    return numpy_writers(tmp_path_factory.mktemp("numpy"))
+
+
+@pytest.mark.parametrize("name", ["pickle_p2", "pickle_p3", "pickle_p4", "pickle_p5", "joblib_raw", "joblib_zlib",
+                                  "joblib_gzip", "joblib_bz2", "joblib_xz", "joblib_lz4", "npz", "npz_compressed"])
+def test_numpy_arrays_convert_to_the_reference_bytes(name, numpy_files, tmp_path):
+    import numpy
+    from safetensors.numpy import load_file, save_file
+    output = tmp_path / "arrays.safetensors"
+    result = convert(numpy_files[name], output, "--verify")
+    assert result.returncode == 0, result.stderr
+    expected = {key: numpy.array(value, dtype=value.dtype.newbyteorder("<"), order="C")
+                for key, value in numpy_arrays().items()}
+    loaded = load_file(output)
+    assert sorted(loaded) == sorted(expected)
+    for key, value in expected.items():
+        assert loaded[key].dtype == value.dtype and numpy.array_equal(loaded[key], value), key
+    reference = tmp_path / "reference.safetensors"
+    save_file(expected, reference, metadata={"format": "pt"})
+    assert output.read_bytes() == reference.read_bytes()
+    if not name.startswith("npz"):
+        assert "words: a numpy array that is not converted: dtype 'U1'" in result.stdout
+
+
+def test_single_npy_is_named_after_the_file(tmp_path):
+    import numpy
+    from safetensors.numpy import load_file
+    source = tmp_path / "embedding.npy"
+    array = numpy.asfortranarray(numpy.arange(12, dtype=numpy.float16).reshape(3, 4))
+    numpy.save(source, array)
+    assert convert(source, tmp_path / "out.safetensors", "--verify").returncode == 0
+    loaded = load_file(tmp_path / "out.safetensors")
+    assert list(loaded) == ["embedding"] and numpy.array_equal(loaded["embedding"], array)
+
+
+def test_infected_joblib_converts_clean_with_strip_code(tmp_path):
+    import numpy
+    from safetensors.numpy import load_file
+    from fixtures import containers
+    marker = tmp_path / "payload.marker"
+    source = containers.joblib_payload_after_arrays(tmp_path, str(marker))
+    output = tmp_path / "clean.safetensors"
+    assert convert(source, output).returncode == 1
+    result = convert(source, output, "--strip-code", "--verify")
+    assert result.returncode == 0, result.stderr
+    loaded = load_file(output)
+    assert list(loaded) == ["w"] and numpy.array_equal(loaded["w"], numpy.arange(64, dtype=numpy.float32))
+    assert not marker.exists()
