@@ -70,7 +70,7 @@ class Scanner {
  private:
   explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
   FileReport scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
-                          std::string sha256, const PickleVisitor* visitor = nullptr) const;
+                          std::string sha256, const PickleVisitor* visitor = nullptr, bool file_mapped = false) const;
   ScanOptions options_;
 };
 

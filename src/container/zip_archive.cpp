@@ -7,9 +7,13 @@
 
 #include "io/bounded_inflate.hpp"
 #include "io/checked.hpp"
+#include "io/page_release.hpp"
 
 namespace picklewall::detail {
 namespace {
+
+// Local headers read between releases of a file mapping's pages (each may map a large folio).
+constexpr std::size_t pages_released_every = 8;
 
 constexpr std::uint32_t end_signature = 0x06054b50;
 constexpr std::uint32_t zip64_end_signature = 0x06064b50;
@@ -93,7 +97,8 @@ void apply_zip64_extra(std::span<const std::uint8_t> extra, ZipEntry& entry) {
 }  // namespace
 
 Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& limits,
-                            const std::string& member_prefix, std::vector<Finding>& findings) {
+                            const std::string& member_prefix, std::vector<Finding>& findings,
+                            bool file_mapped) {
   auto end = find_end_record(bytes);
   if (!end) return end.error();
   const EndRecord& record = end.value();
@@ -158,7 +163,9 @@ Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& l
               "member sets general-purpose flag bits 0x20/0x40 (patched data / strong encryption), which make "
               "Python's zipfile refuse it: a known way to blind scanners");
     archive.entries.push_back(std::move(entry));
+    if (file_mapped && archive.entries.size() % pages_released_every == 0) release_mapped_pages(bytes);
   }
+  if (file_mapped) release_mapped_pages(bytes);
   if (archive.entries.size() != record.entries && archive.entries.size() < limits.max_archive_members)
     anomaly("zip.entry-count-mismatch", Severity::suspicious, "", record.offset,
             "end record declares " + std::to_string(record.entries) + " members but the central directory holds " +

@@ -32,8 +32,11 @@ struct ZipArchive {
 };
 
 // Reads the central directory. Anomalies go to `findings` with `member_prefix` before member names.
+// `file_mapped`: `bytes` is a read-only file mapping whose pages can be released as local headers are read
+// (see io/page_release.hpp), so a checkpoint of thousands of records costs no more memory than one of ten.
 Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& limits,
-                            const std::string& member_prefix, std::vector<Finding>& findings);
+                            const std::string& member_prefix, std::vector<Finding>& findings,
+                            bool file_mapped = false);
 
 // The entry's uncompressed bytes: a view into `bytes` when stored, inflated into `storage` when deflated.
 // The CRC is checked for entries that are read; a mismatch is reported, not fatal (torch ignores it).

@@ -74,7 +74,7 @@ struct Checkpoint {
 
 Result<Checkpoint> open_torch_zip(std::span<const std::uint8_t> bytes, int fd, const Limits& limits) {
   std::vector<Finding> anomalies;
-  auto archive = detail::read_zip(bytes, limits, "", anomalies);
+  auto archive = detail::read_zip(bytes, limits, "", anomalies, true);
   if (!archive) return archive.error();
   const auto& entries = archive.value().entries;
   if (entries.empty()) return Error{ErrorCode::malformed, "an empty zip archive"};

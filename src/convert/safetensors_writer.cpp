@@ -124,13 +124,39 @@ Result<std::uint64_t> write_safetensors(const std::string& path, const std::vect
   if (Status status = out.write({reinterpret_cast<const std::uint8_t*>(header.value().data()), header.value().size()});
       !status)
     return status.error();
+  // Each tensor's place in the output is known from the header; the tensors are copied in the order their bytes
+  // sit in the source, so a checkpoint that is not in the page cache is read front to back (readahead works)
+  // instead of in the output's dtype-then-name order.
+  struct Placement {
+    const TensorInfo* tensor;
+    std::uint64_t at;
+  };
+  std::vector<Placement> placements;
+  std::uint64_t at = out.size();
   for (const TensorInfo* tensor : ordered) {
-    const StorageSource& source = sources.at(tensor->storage_key);
+    placements.push_back({tensor, at});
+    at += tensor->numel() * tensor->dtype.bytes;
+  }
+  std::stable_sort(placements.begin(), placements.end(), [&](const Placement& a, const Placement& b) {
+    const StorageSource& x = sources.at(a.tensor->storage_key);
+    const StorageSource& y = sources.at(b.tensor->storage_key);
+    return std::make_pair(x.file_offset, a.tensor->first_byte()) < std::make_pair(y.file_offset, b.tensor->first_byte());
+  });
+  for (const Placement& placement : placements) {
+    const TensorInfo& tensor = *placement.tensor;
+    const StorageSource& source = sources.at(tensor.storage_key);
     Status status = Ok{};
-    if (tensor->contiguous() && !source.big_endian && source.fd >= 0)
-      status = out.copy_from(source.fd, source.file_offset + tensor->first_byte(), tensor->numel() * tensor->dtype.bytes);
-    else
-      status = stream_tensor_bytes(*tensor, source, [&](std::span<const std::uint8_t> chunk) { return out.write(chunk); });
+    if (tensor.contiguous() && !source.big_endian && source.fd >= 0) {
+      status = out.copy_from(source.fd, source.file_offset + tensor.first_byte(), tensor.numel() * tensor.dtype.bytes,
+                             placement.at);
+    } else {
+      std::uint64_t next = placement.at;
+      status = stream_tensor_bytes(tensor, source, [&](std::span<const std::uint8_t> chunk) {
+        Status written = out.write_at(chunk, next);
+        next += chunk.size();
+        return written;
+      });
+    }
     if (!status) return status.error();
   }
   const std::uint64_t size = out.size();

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -49,25 +50,28 @@ Status AtomicFile::fail(const char* what) {
   return Error{ErrorCode::io, std::string(what) + " " + path_ + ": " + std::strerror(err)};
 }
 
-Status AtomicFile::write(std::span<const std::uint8_t> bytes) {
+Status AtomicFile::write(std::span<const std::uint8_t> bytes) { return write_at(bytes, size_); }
+
+Status AtomicFile::write_at(std::span<const std::uint8_t> bytes, std::uint64_t at) {
   std::size_t written = 0;
   while (written < bytes.size()) {
-    const ssize_t n = ::write(fd_, bytes.data() + written, bytes.size() - written);
+    const ssize_t n = ::pwrite(fd_, bytes.data() + written, bytes.size() - written, static_cast<off_t>(at + written));
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail("cannot write");
     }
     written += static_cast<std::size_t>(n);
   }
-  size_ += bytes.size();
+  size_ = std::max(size_, at + bytes.size());
   return Ok{};
 }
 
-Status AtomicFile::copy_from(int fd, std::uint64_t offset, std::uint64_t length) {
+Status AtomicFile::copy_from(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t at) {
   auto in_offset = static_cast<off_t>(offset);
+  auto out_offset = static_cast<off_t>(at);
   std::uint64_t left = length;
   while (left > 0) {
-    const ssize_t n = ::copy_file_range(fd, &in_offset, fd_, nullptr, left, 0);
+    const ssize_t n = ::copy_file_range(fd, &in_offset, fd_, &out_offset, left, 0);
     if (n > 0) {
       left -= static_cast<std::uint64_t>(n);
       continue;
@@ -82,13 +86,18 @@ Status AtomicFile::copy_from(int fd, std::uint64_t offset, std::uint64_t length)
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return got == 0 ? Status(Error{ErrorCode::io, "the source ended early while writing " + path_})
                                      : fail("cannot read the source for");
-      if (Status status = write({buffer.data(), static_cast<std::size_t>(got)}); !status) return status;
-      size_ -= static_cast<std::uint64_t>(got);  // write() counted it; the total is added below
+      if (Status status = write_at({buffer.data(), static_cast<std::size_t>(got)}, static_cast<std::uint64_t>(out_offset));
+          !status)
+        return status;
       in_offset += got;
+      out_offset += got;
       left -= static_cast<std::uint64_t>(got);
     }
   }
-  size_ += length;
+  // Start writing these pages back now (without waiting), so the disk works while the next range is copied and
+  // commit()'s fsync has little left to wait for.
+  ::sync_file_range(fd_, static_cast<off_t>(at), static_cast<off_t>(length), SYNC_FILE_RANGE_WRITE);
+  size_ = std::max(size_, at + length);
   return Ok{};
 }
 

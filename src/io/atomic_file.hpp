@@ -20,10 +20,14 @@ class AtomicFile {
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile();
 
+  // Appends at the end of what was written so far.
   Status write(std::span<const std::uint8_t> bytes);
-  // Copies `length` bytes at `offset` of the open file `fd` in the kernel (copy_file_range), without passing
-  // them through this process's memory; falls back to bounded read/write where the kernel cannot.
-  Status copy_from(int fd, std::uint64_t offset, std::uint64_t length);
+  // Writes at `at` (the file grows to cover it).
+  Status write_at(std::span<const std::uint8_t> bytes, std::uint64_t at);
+  // Copies `length` bytes at `offset` of the open file `fd` to `at` in the kernel (copy_file_range), without
+  // passing them through this process's memory; falls back to bounded read/write where the kernel cannot.
+  Status copy_from(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t at);
+  Status copy_from(int fd, std::uint64_t offset, std::uint64_t length) { return copy_from(fd, offset, length, size_); }
   Status commit();
   std::uint64_t size() const { return size_; }
 

@@ -14,6 +14,7 @@
 #include "container/torch_legacy.hpp"
 #include "container/zip_archive.hpp"
 #include "io/mapped_file.hpp"
+#include "io/page_release.hpp"
 #include "io/sha256.hpp"
 #include "pickle/pickle_stream.hpp"
 #include "scan/file_walker.hpp"
@@ -50,8 +51,9 @@ bool iequals(std::string_view a, std::string_view b) {
 // Scans one file's bytes: a queue of members instead of recursion, so nested archives cost no stack.
 class FileScan {
  public:
-  FileScan(const ScanOptions& options, const Policy& policy, const Scanner::PickleVisitor* visitor)
-      : options_(options), policy_(policy), visitor_(visitor),
+  FileScan(const ScanOptions& options, const Policy& policy, const Scanner::PickleVisitor* visitor,
+           std::span<const std::uint8_t> mapped)
+      : options_(options), policy_(policy), visitor_(visitor), mapped_(mapped),
         deadline_(std::chrono::steady_clock::now() +
                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                       std::chrono::duration<double>(options.limits.max_seconds_per_file))) {}
@@ -76,10 +78,18 @@ class FileScan {
     findings_->push_back(Finding{rule, severity, std::move(message), member, offset, {}});
   }
 
+  // `bytes` lie in the file's own read-only mapping (scan_file), so their pages can be released.
+  bool file_mapped(std::span<const std::uint8_t> bytes) const {
+    return !mapped_.empty() && bytes.data() >= mapped_.data() && bytes.data() + bytes.size() <= mapped_.data() + mapped_.size();
+  }
+
   std::string process(const WorkItem& item) {
     const ContentKind kind = detail::sniff(item.bytes);
     if (item.member.empty() && kind != ContentKind::zip) check_zip_polyglot(item.bytes);
     if (item.tensor_record) {
+      // Sniffing a record of a cached checkpoint maps a whole large folio: release them now and then, so memory
+      // does not grow with the number of records.
+      if (file_mapped(item.bytes) && ++records_sniffed_ % 4 == 0) detail::release_mapped_pages(mapped_);
       // Storage records are raw tensor bytes that torch never unpickles. Only a complete pickle is worth a word.
       if (kind != ContentKind::pickle_with_proto) return "tensor-data";
       auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 1);
@@ -370,7 +380,7 @@ class FileScan {
   std::string scan_zip(const WorkItem& item) {
     const std::string prefix = item.member.empty() ? "" : item.member + "/";
     if (!nesting_allowed(item)) return "zip";
-    auto archive = detail::read_zip(item.bytes, options_.limits, prefix, *findings_);
+    auto archive = detail::read_zip(item.bytes, options_.limits, prefix, *findings_, file_mapped(item.bytes));
     if (!archive) {
       add("zip.malformed", Severity::suspicious, item.member, 0,
           "starts like a zip archive but cannot be read as one: " + archive.error().message);
@@ -450,6 +460,8 @@ class FileScan {
   const ScanOptions& options_;
   const Policy& policy_;
   const Scanner::PickleVisitor* visitor_;
+  std::span<const std::uint8_t> mapped_;  // the file's mapping, when scanning a file (empty for scan_bytes)
+  std::uint64_t records_sniffed_ = 0;
   std::chrono::steady_clock::time_point deadline_;
   std::vector<Finding>* findings_ = nullptr;
   std::vector<std::string>* globals_ = nullptr;
@@ -483,12 +495,12 @@ FileReport Scanner::scan_bytes(std::span<const std::uint8_t> bytes, const std::s
 }
 
 FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
-                                 std::string sha256, const PickleVisitor* visitor) const {
+                                 std::string sha256, const PickleVisitor* visitor, bool file_mapped) const {
   FileReport report;
   report.path = display_name;
   report.size = bytes.size();
   report.sha256 = std::move(sha256);
-  FileScan scan(options_, *options_.policy, visitor);
+  FileScan scan(options_, *options_.policy, visitor, file_mapped ? bytes : std::span<const std::uint8_t>());
   report.format = scan.run(bytes, report.findings, report.globals);
   std::sort(report.globals.begin(), report.globals.end());
   report.globals.erase(std::unique(report.globals.begin(), report.globals.end()), report.globals.end());
@@ -510,7 +522,7 @@ FileReport Scanner::scan_file_visiting(const std::string& path, const PickleVisi
     return report;
   }
   return scan_content(file.value().bytes(), path, options_.hash_files ? detail::sha256_file_hex(path) : std::string(),
-                      &visit);
+                      &visit, true);
 }
 
 std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& paths) const {
