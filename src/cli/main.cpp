@@ -53,18 +53,25 @@ void add_policy_option(CLI::App* command, std::vector<std::string>& policies) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
+// The built-in policy extended by --policy files; a bad file is reported here (nullptr).
+std::shared_ptr<picklewall::Policy> load_policy(const std::vector<std::string>& files) {
+  auto policy = picklewall::Policy::with_files(files);
+  if (!policy) {
+    std::cerr << "picklewall: " << policy.error().message << "\n";
+    return nullptr;
+  }
+  return policy.value();
+}
+
 bool color_wanted(const std::string& choice, bool to_terminal) {
   return choice == "always" || (choice == "auto" && to_terminal && ::isatty(STDOUT_FILENO) != 0);
 }
 
 int run_inspect(const InspectArguments& arguments) {
-  auto policy = picklewall::Policy::with_files(arguments.policies);
-  if (!policy) {
-    std::cerr << "picklewall: " << policy.error().message << "\n";
-    return exit_usage_or_io;
-  }
+  auto policy = load_policy(arguments.policies);
+  if (!policy) return exit_usage_or_io;
   picklewall::InspectOptions options;
-  options.scan.policy = policy.value();
+  options.scan.policy = policy;
   options.scan.strict = arguments.strict;
   options.scan.hash_files = false;  // inspect shows code, not identity
   options.view = arguments.disasm ? picklewall::InspectView::disassembly : picklewall::InspectView::decompiled;
@@ -90,13 +97,10 @@ struct ConvertArguments {
 };
 
 int run_convert(const ConvertArguments& arguments) {
-  auto policy = picklewall::Policy::with_files(arguments.policies);
-  if (!policy) {
-    std::cerr << "picklewall: " << policy.error().message << "\n";
-    return exit_usage_or_io;
-  }
+  auto policy = load_policy(arguments.policies);
+  if (!policy) return exit_usage_or_io;
   picklewall::ConvertOptions options;
-  options.policy = policy.value();
+  options.policy = policy;
   options.strip_code = arguments.strip_code;
   options.verify = arguments.verify;
   options.key = arguments.key;
@@ -126,13 +130,10 @@ int run_convert(const ConvertArguments& arguments) {
 }
 
 int run_scan(const ScanArguments& arguments) {
-  auto policy = picklewall::Policy::with_files(arguments.policies);
-  if (!policy) {
-    std::cerr << "picklewall: " << policy.error().message << "\n";
-    return exit_usage_or_io;
-  }
+  auto policy = load_policy(arguments.policies);
+  if (!policy) return exit_usage_or_io;
   picklewall::ScanOptions options;
-  options.policy = policy.value();
+  options.policy = policy;
   if (arguments.max_seconds_per_file > 0) options.limits.max_seconds_per_file = arguments.max_seconds_per_file;
   options.hash_files = !arguments.no_hash;
   options.strict = arguments.strict;
