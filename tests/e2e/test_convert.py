@@ -127,8 +127,10 @@ MODEL_ATTACKS = {
     "picklescan_cve_2025_1944_zip_local_name": zip_tricks.local_name_mismatch,
     "picklescan_cve_2025_1945_zip_flag_bits": advisories.flag_bits_on_unread_member,
     "picklescan_cve_2025_10156_zip_bad_crc": zip_tricks.zeroed_crc,
-    "modelscan_pickleinject_exec": dict((a.name, a.build) for a in advisories.ADVISORY_ATTACKS)[
-        "modelscan_pickleinject_exec"],
+    **{name: build for name, build in ((a.name, a.build) for a in advisories.ADVISORY_ATTACKS)
+       if name.startswith("modelscan_pickleinject_")},
+    "zip_duplicate_data_pkl": zip_tricks.duplicate_data_pkl,
+    "zip_pickle_under_odd_name": zip_tricks.pickle_under_odd_name,
     "fickling_pytorch_insertion": advisories.fickling_pytorch_inject("insertion"),
     "sleepy_pickle_weight_patch": advisories.sleepy_weight_patch,
     "sleepy_pickle_method_hook": advisories.sleepy_method_hook,
