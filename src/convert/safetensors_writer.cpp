@@ -1,29 +1,38 @@
 #include "convert/safetensors_writer.hpp"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <functional>
 
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.hpp"
+#include "io/page_release.hpp"
 
 namespace picklewall::detail {
 namespace {
 
 constexpr std::size_t chunk_bytes = 4u << 20;
 
-// Gathered bytes came from a mapped file; dropping its pages keeps resident memory flat whatever the model
-// size (they stay in the page cache, shared, not counted against this process).
-void release_pages(const StorageSource& source) {
-  if (!source.mapped || source.bytes.empty()) return;
-  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const auto begin = reinterpret_cast<std::uintptr_t>(source.bytes.data()) & ~(page - 1);
-  const auto end = reinterpret_cast<std::uintptr_t>(source.bytes.data() + source.bytes.size());
-  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-}
+// Gathered bytes come from a mapped file: its pages are released as the gather moves on (from the last release
+// up to the furthest byte read), so resident memory stays at about one chunk whatever the tensor's size. They
+// stay in the page cache, shared, and fault back in if a strided view reads them again.
+class PageReleaser {
+ public:
+  explicit PageReleaser(const StorageSource& source) : source_(source), released_(source.bytes.data()) {}
+  void read_up_to(const std::uint8_t* end) {
+    if (end > furthest_) furthest_ = end;
+  }
+  void release() {
+    if (!source_.mapped || furthest_ <= released_) return;
+    release_mapped_pages({released_, static_cast<std::size_t>(furthest_ - released_)});
+    released_ = furthest_;
+  }
+
+ private:
+  const StorageSource& source_;
+  const std::uint8_t* released_;
+  const std::uint8_t* furthest_ = released_;
+};
 
 }  // namespace
 
@@ -73,12 +82,14 @@ Status stream_tensor_bytes(const TensorInfo& tensor, const StorageSource& source
   if (total == 0) return Ok{};
   std::vector<std::uint8_t> buffer;
   buffer.reserve(std::min<std::uint64_t>(total, chunk_bytes));
+  PageReleaser pages(source);
   auto flush = [&]() -> Status {
     if (buffer.empty()) return Ok{};
     if (source.big_endian && element > 1)
       for (std::size_t at = 0; at < buffer.size(); at += element) std::reverse(buffer.begin() + at, buffer.begin() + at + element);
     Status status = sink(buffer);
     buffer.clear();
+    pages.release();
     return status;
   };
   // Runs of consecutive elements: the innermost dimension when its stride is 1, else single elements.
@@ -96,6 +107,7 @@ Status stream_tensor_bytes(const TensorInfo& tensor, const StorageSource& source
       const std::uint64_t take = std::min<std::uint64_t>(left, chunk_bytes - buffer.size());
       buffer.insert(buffer.end(), from, from + take);
       from += take;
+      pages.read_up_to(from);
       left -= take;
       if (buffer.size() == chunk_bytes)
         if (Status status = flush(); !status) return status;
@@ -104,9 +116,7 @@ Status stream_tensor_bytes(const TensorInfo& tensor, const StorageSource& source
     while (d > 0 && ++index[d - 1] == tensor.shape[d - 1]) index[--d] = 0;
     if (d == 0) break;
   }
-  Status status = flush();
-  release_pages(source);
-  return status;
+  return flush();
 }
 
 Result<std::uint64_t> write_safetensors(const std::string& path, const std::vector<TensorInfo>& tensors,
