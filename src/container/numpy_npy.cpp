@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "io/checked.hpp"
+#include "pickle/joblib_layout.hpp"
 
 namespace picklewall::detail {
 namespace {
@@ -12,8 +13,7 @@ constexpr std::uint64_t max_header_length = 10000;
 
 // True when a dtype string such as '|O', 'O', '<O8' or a field of a structured dtype names Python objects.
 bool names_object_dtype(std::string_view token) {
-  while (!token.empty() && (token.front() == '|' || token.front() == '<' || token.front() == '>' || token.front() == '='))
-    token.remove_prefix(1);
+  token = numpy_type_code(token);
   return !token.empty() && token.front() == 'O' && token.find_first_not_of("O0123456789") == std::string_view::npos;
 }
 

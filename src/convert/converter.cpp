@@ -16,6 +16,7 @@
 #include "container/numpy_npy.hpp"
 #include "container/safetensors_header.hpp"
 #include "container/torch_legacy.hpp"
+#include "container/torch_zip.hpp"
 #include "container/zip_archive.hpp"
 #include "convert/safetensors_writer.hpp"
 #include "convert/shared_storage.hpp"
@@ -77,35 +78,27 @@ Result<Checkpoint> open_torch_zip(std::span<const std::uint8_t> bytes, int fd, c
   auto archive = detail::read_zip(bytes, limits, "", anomalies, true);
   if (!archive) return archive.error();
   const auto& entries = archive.value().entries;
-  if (entries.empty()) return Error{ErrorCode::malformed, "an empty zip archive"};
-  // torch's rule: every record is under the first entry's top folder.
-  const std::string top = entries.front().name.substr(0, entries.front().name.find('/'));
+  const detail::TorchZipLayout layout = detail::torch_zip_layout(entries);
+  if (layout.data_pickle == nullptr || !layout.data_pickle->readable)
+    return Error{ErrorCode::unsupported,
+                 "a zip archive without " + layout.top_folder + "/data.pkl is not a torch checkpoint"};
+  if (layout.has_code || layout.constants != nullptr)
+    return Error{ErrorCode::unsupported, "a TorchScript archive holds code; convert its weights from a state "
+                                         "dict saved with torch.save(model.state_dict())"};
   Checkpoint checkpoint;
-  const detail::ZipEntry* data_pkl = nullptr;
   bool big_endian = false;
-  std::vector<std::uint8_t> scratch;
-  for (const detail::ZipEntry& entry : entries) {
-    if (entry.name == top + "/data.pkl") data_pkl = &entry;
-    if (entry.name == top + "/byteorder" && entry.readable) {
-      auto record = detail::read_zip_entry(bytes, entry, limits, scratch);
-      if (record) big_endian = std::string_view(reinterpret_cast<const char*>(record.value().data()),
-                                                record.value().size()) == "big";
-    }
-  }
-  if (data_pkl == nullptr || !data_pkl->readable)
-    return Error{ErrorCode::unsupported, "a zip archive without " + top + "/data.pkl is not a torch checkpoint"};
-  for (const detail::ZipEntry& entry : entries) {
-    if (entry.name.find("/code/") != std::string::npos || entry.name == top + "/constants.pkl")
-      return Error{ErrorCode::unsupported, "a TorchScript archive holds code; convert its weights from a state "
-                                           "dict saved with torch.save(model.state_dict())"};
+  if (layout.byteorder != nullptr && layout.byteorder->readable) {
+    std::vector<std::uint8_t> scratch;
+    auto record = detail::read_zip_entry(bytes, *layout.byteorder, limits, scratch);
+    if (record) big_endian = std::string_view(reinterpret_cast<const char*>(record.value().data()),
+                                              record.value().size()) == "big";
   }
   checkpoint.inflated.emplace_back();
-  auto pickle = detail::read_zip_entry(bytes, *data_pkl, limits, checkpoint.inflated.back());
+  auto pickle = detail::read_zip_entry(bytes, *layout.data_pickle, limits, checkpoint.inflated.back());
   if (!pickle) return pickle.error();
   checkpoint.pickle = pickle.value();
-  const std::string prefix = top + "/data/";
   for (const detail::ZipEntry& entry : entries) {
-    if (!entry.name.starts_with(prefix) || !entry.readable) continue;
+    if (!layout.is_storage_record(entry.name) || !entry.readable) continue;
     StorageSource source;
     source.big_endian = big_endian;
     if (entry.method == 0) {
@@ -119,7 +112,7 @@ Result<Checkpoint> open_torch_zip(std::span<const std::uint8_t> bytes, int fd, c
       if (!inflated) return inflated.error();
       source.bytes = inflated.value();
     }
-    checkpoint.storage_bytes[entry.name.substr(prefix.size())] = source;
+    checkpoint.storage_bytes[layout.storage_key(entry.name)] = source;
   }
   return checkpoint;
 }

@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "pickle/joblib_layout.hpp"
+
 namespace picklewall::detail {
 namespace {
 
@@ -70,8 +72,7 @@ std::optional<Dtype> dtype_of_numpy_code(std::string_view code) {
       {"f2", "F16"}, {"f4", "F32"}, {"f8", "F64"}, {"i1", "I8"}, {"i2", "I16"}, {"i4", "I32"}, {"i8", "I64"},
       {"u1", "U8"}, {"u2", "U16"}, {"u4", "U32"}, {"u8", "U64"}, {"b1", "BOOL"}, {"?", "BOOL"}, {"c8", "C64"},
   };
-  while (!code.empty() && (code.front() == '<' || code.front() == '>' || code.front() == '|' || code.front() == '='))
-    code.remove_prefix(1);
+  code = numpy_type_code(code);
   for (const auto& [numpy_code, dtype] : codes)
     if (numpy_code == code) return named(dtype);
   return std::nullopt;

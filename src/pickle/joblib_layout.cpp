@@ -25,6 +25,12 @@ std::optional<Value> dict_get(const ObjectGraph& graph, const std::vector<Value>
 
 }  // namespace
 
+std::string_view numpy_type_code(std::string_view descr) {
+  while (!descr.empty() && (descr.front() == '<' || descr.front() == '>' || descr.front() == '|' || descr.front() == '='))
+    descr.remove_prefix(1);
+  return descr;
+}
+
 Result<NumpyDtypeFacts> numpy_dtype_facts(const ObjectGraph& graph, Value dtype) {
   if (!dtype.is_node() || graph.node(dtype.node).kind != NodeKind::call) return bad("dtype is not a numpy.dtype call");
   const CallRecord& call = graph.call(graph.node(dtype.node).index);
@@ -51,9 +57,7 @@ namespace {
 
 Result<std::uint64_t> itemsize_of(const NumpyDtypeFacts& facts) {
   if (facts.elsize > 0) return static_cast<std::uint64_t>(facts.elsize);
-  std::string_view code = facts.descr;
-  while (!code.empty() && (code.front() == '<' || code.front() == '>' || code.front() == '|' || code.front() == '='))
-    code.remove_prefix(1);
+  const std::string_view code = numpy_type_code(facts.descr);
   if (code == "?") return std::uint64_t{1};
   if (code.size() < 2) return bad("dtype '" + facts.descr + "' has no size");
   std::uint64_t digits = 0;
@@ -65,9 +69,7 @@ Result<std::uint64_t> itemsize_of(const NumpyDtypeFacts& facts) {
 }
 
 bool names_object(const std::string& descr) {
-  std::string_view code = descr;
-  while (!code.empty() && (code.front() == '<' || code.front() == '>' || code.front() == '|' || code.front() == '='))
-    code.remove_prefix(1);
+  const std::string_view code = numpy_type_code(descr);
   return !code.empty() && code.front() == 'O';
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "picklewall/result.hpp"
 #include "pickle/object_graph.hpp"
@@ -29,5 +30,8 @@ struct NumpyDtypeFacts {
   char byte_order = '|';      // '<', '>', '|' (not applicable) or '=' (native), from the BUILD state
 };
 Result<NumpyDtypeFacts> numpy_dtype_facts(const ObjectGraph& graph, Value dtype);
+
+// A numpy type string without its byte-order prefix: "<f4" -> "f4", "|b1" -> "b1".
+std::string_view numpy_type_code(std::string_view descr);
 
 }  // namespace picklewall::detail

@@ -12,6 +12,7 @@
 #include "container/numpy_npy.hpp"
 #include "container/safetensors_header.hpp"
 #include "container/torch_legacy.hpp"
+#include "container/torch_zip.hpp"
 #include "container/zip_archive.hpp"
 #include "io/mapped_file.hpp"
 #include "io/page_release.hpp"
@@ -41,11 +42,6 @@ bool names_joblib_wrapper(const detail::PickleStream& stream) {
       if (ref.module == "joblib.numpy_pickle" && ref.name == "NumpyArrayWrapper") return true;
     }
   return false;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
 }
 
 // Scans one file's bytes: a queue of members instead of recursion, so nested archives cost no stack.
@@ -269,22 +265,18 @@ class FileScan {
   }
 
   // torch writes "little" or "big" (absent means little); anything else makes torch.load fail.
-  void check_byteorder_record(const WorkItem& item, const std::vector<detail::ZipEntry>& entries,
-                              const std::string& top_folder) {
+  void check_byteorder_record(const WorkItem& item, const detail::TorchZipLayout& layout) {
+    if (layout.byteorder == nullptr) return;
     const std::string prefix = item.member.empty() ? "" : item.member + "/";
-    for (const auto& entry : entries) {
-      if (!iequals(entry.name, top_folder + "/byteorder")) continue;
-      std::vector<std::uint8_t> storage;
-      auto data = detail::read_zip_entry(item.bytes, entry, options_.limits, storage);
-      if (!data) return;
-      const std::string_view order(reinterpret_cast<const char*>(data.value().data()), data.value().size());
-      if (order == "big")
-        add("torch.big-endian", Severity::info, prefix + entry.name, 0, "storages are big-endian");
-      else if (order != "little")
-        add("torch.bad-byteorder", Severity::suspicious, prefix + entry.name, 0,
-            "byteorder record is neither 'little' nor 'big'; torch.load refuses it, nothing legitimate writes it");
-      return;
-    }
+    std::vector<std::uint8_t> storage;
+    auto data = detail::read_zip_entry(item.bytes, *layout.byteorder, options_.limits, storage);
+    if (!data) return;
+    const std::string_view order(reinterpret_cast<const char*>(data.value().data()), data.value().size());
+    if (order == "big")
+      add("torch.big-endian", Severity::info, prefix + layout.byteorder->name, 0, "storages are big-endian");
+    else if (order != "little")
+      add("torch.bad-byteorder", Severity::suspicious, prefix + layout.byteorder->name, 0,
+          "byteorder record is neither 'little' nor 'big'; torch.load refuses it, nothing legitimate writes it");
   }
 
   void add_keras_lambda(const std::string& member) {
@@ -389,19 +381,9 @@ class FileScan {
     const auto& entries = archive.value().entries;
     std::string format = "zip";
     // torch's rule: every record sits under the first entry's top folder; data.pkl is the pickle it loads.
-    std::string top_folder;
-    if (!entries.empty()) top_folder = entries.front().name.substr(0, entries.front().name.find('/'));
-    bool has_data_pickle = false, has_version = false, has_code = false, has_constants = false;
-    bool single_top_folder = true;
-    for (const auto& entry : entries) {
-      const std::string_view name = entry.name;
-      if (name.substr(0, name.find('/')) != top_folder) single_top_folder = false;
-      if (iequals(name, top_folder + "/data.pkl")) has_data_pickle = true;
-      if (iequals(name, top_folder + "/version") || iequals(name, top_folder + "/.data/version")) has_version = true;
-      if (iequals(name, top_folder + "/constants.pkl")) has_constants = true;
-      if (name.starts_with(top_folder + "/code/")) has_code = true;
-    }
-    const bool torch = has_data_pickle || has_constants;
+    const detail::TorchZipLayout layout = detail::torch_zip_layout(entries);
+    const std::string& top_folder = layout.top_folder;
+    const bool torch = layout.is_torch();
     // Keras v3: config.json (the model, Lambda code included), metadata.json and model.weights.h5 at the top.
     const auto keras_config = std::find_if(entries.begin(), entries.end(),
                                            [](const detail::ZipEntry& e) { return e.name == "config.json"; });
@@ -416,16 +398,16 @@ class FileScan {
         add_keras_lambda(prefix + "config.json");
     }
     if (torch) {
-      format = has_code ? "torchscript" : "pytorch-zip";
-      if (!single_top_folder)
+      format = layout.has_code ? "torchscript" : "pytorch-zip";
+      if (!layout.single_top_folder)
         add("torch.several-top-folders", Severity::suspicious, item.member, 0,
             "records sit under more than one top folder; torch reads only those under '" + top_folder +
                 "', so other tools and torch see different files");
-      if (!has_version)
+      if (!layout.has_version)
         add("torch.no-version-record", Severity::info, item.member, 0,
             "no version record: torch.load refuses this archive, though its pickles are scanned anyway");
-      check_byteorder_record(item, entries, top_folder);
-      if (has_code)
+      check_byteorder_record(item, layout);
+      if (layout.has_code)
         add("torch.torchscript-code", Severity::suspicious, item.member, 0,
             "TorchScript archive: code/ holds Python source that torch.jit.load compiles and runs; it needs review "
             "as code, not as data");
@@ -445,9 +427,9 @@ class FileScan {
             "member could not be read: " + data.error().message);
         continue;
       }
-      const bool tensor_record = torch && entry.name.starts_with(top_folder + "/data/");
-      const bool unpickled = torch && (iequals(entry.name, top_folder + "/data.pkl") ||
-                                       iequals(entry.name, top_folder + "/constants.pkl"));
+      const bool tensor_record = torch && layout.is_storage_record(entry.name);
+      const bool unpickled = torch && (detail::iequals(entry.name, top_folder + "/data.pkl") ||
+                                       detail::iequals(entry.name, top_folder + "/constants.pkl"));
       if (!tensor_record && !detail::zip_crc_matches(entry, data.value()))
         add("zip.crc-mismatch", Severity::suspicious, prefix + entry.name, entry.local_header_offset,
             "CRC-32 does not match the member's bytes; torch ignores CRCs while Python's zipfile refuses the member, "
