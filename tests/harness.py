@@ -53,13 +53,15 @@ LOADERS = {
 }
 
 
-def load_in_child(loader: str, path: Path, marker: Path, setup: str = "", check: str = "") -> subprocess.CompletedProcess:
-    """Loads `path` with a real loader in a child process. Errors raised after the payload ran are expected."""
+def load_in_child(loader: str, path: Path, marker: Path, setup: str = "", check: str = "", python: str = sys.executable,
+                  prelude: str = "") -> subprocess.CompletedProcess:
+    """Loads `path` with a real loader in a child process. Errors raised after the payload ran are expected.
+    `prelude` runs first (the package tests switch picklewall's guard on there)."""
     body = LOADERS[loader]
     after = "" if check in ("", "__EXIT__") else check
-    code = (f"PATH = {str(path)!r}\nMARKER = {str(marker)!r}\n{setup}\n"
+    code = (f"PATH = {str(path)!r}\nMARKER = {str(marker)!r}\n{prelude}\n{setup}\n"
             f"try:\n" + "".join(f"    {line}\n" for line in body.splitlines()) +
             f"except Exception as error:\n    print('loader raised:', type(error).__name__, error)\n{after}\n")
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=str(path.parent))
 

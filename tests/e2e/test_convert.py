@@ -234,7 +234,7 @@ def test_formats_it_cannot_convert_are_named(tmp_path):
     source = tmp_path / "already.safetensors"
     save_file({"x": torch.ones(2)}, source)
     result = convert(source, tmp_path / "out.safetensors")
-    assert result.returncode == 2 and "convert reads PyTorch checkpoints" in result.stderr
+    assert result.returncode == 2 and "picklewall reads tensors from PyTorch checkpoints" in result.stderr
 
 
 def numpy_arrays():

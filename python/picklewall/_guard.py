@@ -1,0 +1,225 @@
+"""picklewall.guard: makes torch.load, pickle.load/loads, numpy.load and joblib.load scan before they load.
+
+While a guard is active, those functions scan their input with the static engine first and raise
+:class:`UnsafeModelError` (nothing of the file has run) when the verdict is one the guard blocks; otherwise
+they load exactly as before. Modules imported after the guard is switched on are patched as they are imported.
+Only the module attributes are replaced: a reference taken earlier (``from torch import load``) is not guarded.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import io
+import os
+import sys
+import threading
+from types import ModuleType, TracebackType
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type
+
+from ._api import read_stream, stream_name
+from ._engine import PathLike, engine
+from ._report import Report, Verdict
+from .errors import UnsafeModelError
+
+# module -> functions guarded there, and how each names its input: (position, keyword or None).
+_GUARDED: Dict[str, Dict[str, Tuple[int, Optional[str]]]] = {
+    "pickle": {"load": (0, None), "loads": (0, None)},
+    "torch": {"load": (0, "f")},
+    "torch.serialization": {"load": (0, "f")},
+    "numpy": {"load": (0, "file")},
+    "joblib": {"load": (0, "filename")},
+}
+_TOP_LEVEL = {name.split(".")[0] for name in _GUARDED}
+
+_lock = threading.RLock()
+_active: List["Guard"] = []
+_originals: Dict[Tuple[str, str], Callable[..., Any]] = {}
+_state = threading.local()  # .depth > 0 while a guarded loader runs: its own nested loads are not re-scanned
+
+
+class Guard:
+    """Scan-before-load for the common model loaders. A context manager, or a switch (:meth:`enable`).
+
+    ``block`` is the lowest verdict refused: ``"suspicious"`` (default: anything not shown to be data) or
+    ``"malicious"``. ``policies``, ``trust`` and ``strict`` are as for :func:`picklewall.scan`.
+    """
+
+    def __init__(self, *, block: str = "suspicious", policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
+                 strict: bool = False) -> None:
+        if block not in ("suspicious", "malicious"):
+            raise ValueError(f"block must be 'suspicious' or 'malicious', not {block!r}")
+        self.block = Verdict(block)
+        self._engine = engine(policies, trust, strict, hash_files=False)
+
+    @property
+    def active(self) -> bool:
+        with _lock:
+            return self in _active
+
+    def enable(self) -> "Guard":
+        """Switches the guard on until :meth:`disable` (or the end of a ``with`` block)."""
+        with _lock:
+            if self in _active:
+                return self
+            _active.append(self)
+            if len(_active) == 1:
+                _install()
+        return self
+
+    def disable(self) -> None:
+        with _lock:
+            if self not in _active:
+                return
+            _active.remove(self)
+            if not _active:
+                _uninstall()
+
+    def __enter__(self) -> "Guard":
+        return self.enable()
+
+    def __exit__(self, kind: Optional[Type[BaseException]], value: Optional[BaseException],
+                 traceback: Optional[TracebackType]) -> None:
+        self.disable()
+
+    def check(self, report: Report, what: str) -> None:
+        """Raises :class:`UnsafeModelError` when the report's verdict is one this guard blocks."""
+        verdict = report.verdict
+        blocked = verdict.rank >= self.block.rank
+        if verdict is Verdict.ERROR and self.block is Verdict.MALICIOUS:
+            blocked = False  # could not be read: the loader will say so itself
+        if not blocked:
+            return
+        shown = [str(f) for f in report.findings if f.severity.value != "info"][:5]
+        lines = "".join(f"\n  {line}" for line in shown)
+        raise UnsafeModelError(f"picklewall blocked {what}: the input is {verdict.value}{lines}", report)
+
+    def scan_input(self, source: Any, what: str) -> Any:
+        """Scans a loader's input and returns what the loader should read instead (a stream that had to be
+        consumed is replaced by a copy of its bytes)."""
+        if isinstance(source, (str, os.PathLike)):
+            path = os.fspath(source)
+            if not os.path.exists(path):
+                return source  # the loader raises its own FileNotFoundError
+            self.check(Report._from_native(self._engine.scan_paths([path])), f"{what}({path!r})")
+            return source
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            self.check(Report._from_native([self._engine.scan_bytes(bytes(source), "<bytes>")]), f"{what}(<bytes>)")
+            return source
+        if hasattr(source, "read"):
+            name = stream_name(source)
+            seekable = bool(getattr(source, "seekable", lambda: False)())
+            data = read_stream(source) if seekable else source.read()
+            self.check(Report._from_native([self._engine.scan_bytes(bytes(data), name)]), f"{what}({name})")
+            return source if seekable else io.BytesIO(data)
+        raise UnsafeModelError(f"picklewall blocked {what}: it cannot check a {type(source).__name__} input")
+
+
+def guard(*, block: str = "suspicious", policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
+          strict: bool = False) -> Guard:
+    """A :class:`Guard`: ``with picklewall.guard(): ...`` for a block, ``picklewall.guard().enable()`` for the
+    rest of the program."""
+    return Guard(block=block, policies=policies, trust=trust, strict=strict)
+
+
+def _wrap(module_name: str, function_name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    position, keyword = _GUARDED[module_name][function_name]
+    what = f"{module_name}.{function_name}"
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            current = _active[-1] if _active else None
+        if current is None or getattr(_state, "depth", 0) > 0:
+            return original(*args, **kwargs)
+        if len(args) > position:
+            args = args[:position] + (current.scan_input(args[position], what),) + args[position + 1:]
+        elif keyword is not None and keyword in kwargs:
+            kwargs[keyword] = current.scan_input(kwargs[keyword], what)
+        _state.depth = getattr(_state, "depth", 0) + 1
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _state.depth -= 1
+
+    guarded.__name__ = getattr(original, "__name__", function_name)
+    guarded.__qualname__ = getattr(original, "__qualname__", function_name)
+    guarded.__doc__ = getattr(original, "__doc__", None)
+    guarded.__wrapped__ = original  # type: ignore[attr-defined]
+    guarded._picklewall_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def _patch_loaded_modules() -> None:
+    for module_name, functions in _GUARDED.items():
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for function_name in functions:
+            current = getattr(module, function_name, None)
+            if current is None or getattr(current, "_picklewall_guarded", False):
+                continue
+            _originals[(module_name, function_name)] = current
+            setattr(module, function_name, _wrap(module_name, function_name, current))
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Runs the real loader, puts it back on the module, then guards the module's loaders."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
+        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+
+    def exec_module(self, module: ModuleType) -> None:
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        with _lock:
+            if _active:
+                _patch_loaded_modules()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Guards torch, numpy, joblib (and pickle) when they are first imported while a guard is on."""
+
+    def __init__(self) -> None:
+        self._finding = threading.local()
+
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None,
+                  target: Optional[ModuleType] = None) -> Optional[importlib.machinery.ModuleSpec]:
+        if fullname not in _TOP_LEVEL or getattr(self._finding, "name", None) == fullname:
+            return None
+        self._finding.name = fullname
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding.name = None
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return None
+        spec.loader = _PatchingLoader(spec.loader)
+        return spec
+
+
+_finder = _PatchOnImport()
+
+
+def _install() -> None:
+    _patch_loaded_modules()
+    if _finder not in sys.meta_path:
+        sys.meta_path.insert(0, _finder)
+
+
+def _uninstall() -> None:
+    if _finder in sys.meta_path:
+        sys.meta_path.remove(_finder)
+    for (module_name, function_name), original in list(_originals.items()):
+        module = sys.modules.get(module_name)
+        if module is not None and getattr(getattr(module, function_name, None), "_picklewall_guarded", False):
+            setattr(module, function_name, original)
+        del _originals[(module_name, function_name)]
