@@ -33,8 +33,13 @@ class Policy {
  public:
   // The built-in policy (policies/*.toml compiled into the library).
   static Result<std::shared_ptr<Policy>> builtin();
-  // The built-in policy extended by user files, in order; later files win for the same symbol.
-  static Result<std::shared_ptr<Policy>> with_files(const std::vector<std::string>& paths);
+  // The built-in policy extended by the named opt-in trust policies (policies/trust/NAME.toml, compiled in),
+  // then by user files, in order; later files win for the same symbol. An unknown trust name is
+  // ErrorCode::invalid_argument, its message listing the names there are.
+  static Result<std::shared_ptr<Policy>> with_files(const std::vector<std::string>& paths,
+                                                    const std::vector<std::string>& trust = {});
+  // The names --trust accepts: "scikit-learn", "torch-modules", ...
+  static std::vector<std::string> trust_policy_names();
 
   // Judges `module.name` used as `use`. `name` may be dotted (an attribute walk under protocol >= 4).
   SymbolJudgement judge(std::string_view module, std::string_view name, SymbolUse use) const;

@@ -54,12 +54,13 @@ T unwrap(picklewall::Result<T>&& result) {
   return std::move(result).value();
 }
 
-// The built-in policy with the caller's files, and what a scan is asked to do. Built once and reused: the
+// The built-in policy with the caller's trust policies and files, and what a scan is asked to do. Built once and reused: the
 // package's guard keeps one for every load it checks.
 class Engine {
  public:
-  Engine(const std::vector<std::string>& policy_files, bool strict, bool hash_files) {
-    policy_ = unwrap(picklewall::Policy::with_files(policy_files));
+  Engine(const std::vector<std::string>& policy_files, const std::vector<std::string>& trust, bool strict,
+         bool hash_files) {
+    policy_ = unwrap(picklewall::Policy::with_files(policy_files, trust));
     picklewall::ScanOptions options;
     options.policy = policy_;
     options.strict = strict;
@@ -189,8 +190,8 @@ NB_MODULE(_native, m) {
           "index"_a, "buffer"_a, "Fills `buffer` (uint8, C-contiguous, exactly the tensor's nbytes) with tensor `index`.");
 
   nb::class_<Engine>(m, "Engine")
-      .def(nb::init<const std::vector<std::string>&, bool, bool>(), "policy_files"_a, "strict"_a, "hash_files"_a,
-           nb::call_guard<nb::gil_scoped_release>())
+      .def(nb::init<const std::vector<std::string>&, const std::vector<std::string>&, bool, bool>(),
+           "policy_files"_a, "trust"_a, "strict"_a, "hash_files"_a, nb::call_guard<nb::gil_scoped_release>())
       .def("scan_paths", &Engine::scan_paths, "paths"_a, nb::call_guard<nb::gil_scoped_release>())
       .def(
           "scan_bytes",
@@ -212,5 +213,6 @@ NB_MODULE(_native, m) {
     if (picklewall::Status status = picklewall::write_file_atomically(path, content); !status)
       throw EngineFailure(status.error());
   }, "path"_a, "content"_a);
+  m.def("trust_policy_names", &picklewall::Policy::trust_policy_names);
   m.attr("__version__") = picklewall::version();
 }

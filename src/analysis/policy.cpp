@@ -15,6 +15,7 @@
 namespace picklewall {
 namespace detail {
 std::span<const std::pair<std::string_view, std::string_view>> embedded_policy_files();
+std::span<const std::pair<std::string_view, std::string_view>> embedded_trust_policy_files();
 }
 
 namespace {
@@ -237,10 +238,30 @@ Policy::~Policy() = default;
 
 Result<std::shared_ptr<Policy>> Policy::builtin() { return with_files({}); }
 
-Result<std::shared_ptr<Policy>> Policy::with_files(const std::vector<std::string>& paths) {
+std::vector<std::string> Policy::trust_policy_names() {
+  std::vector<std::string> names;
+  for (const auto& [file, text] : detail::embedded_trust_policy_files())
+    names.emplace_back(file.substr(0, file.size() - std::string_view(".toml").size()));
+  return names;
+}
+
+Result<std::shared_ptr<Policy>> Policy::with_files(const std::vector<std::string>& paths,
+                                                   const std::vector<std::string>& trust) {
   auto impl = std::make_unique<Impl>();
   for (const auto& [name, text] : detail::embedded_policy_files()) {
     Status status = impl->load(text, "builtin:" + std::string(name));
+    if (!status) return status.error();
+  }
+  for (const std::string& wanted : trust) {
+    const auto trust_files = detail::embedded_trust_policy_files();
+    auto it = std::find_if(trust_files.begin(), trust_files.end(),
+                           [&](const auto& entry) { return entry.first == wanted + ".toml"; });
+    if (it == trust_files.end()) {
+      std::string known;
+      for (const std::string& name : trust_policy_names()) known += (known.empty() ? "" : ", ") + name;
+      return Error{ErrorCode::invalid_argument, "no trust policy named '" + wanted + "' (there are: " + known + ")"};
+    }
+    Status status = impl->load(it->second, "trust:" + std::string(it->first));
     if (!status) return status.error();
   }
   for (const std::string& path : paths) {

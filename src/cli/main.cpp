@@ -23,12 +23,17 @@ constexpr int exit_clean = 0;
 constexpr int exit_findings = 1;
 constexpr int exit_usage_or_io = 2;
 
+struct PolicyArguments {
+  std::vector<std::string> files;  // --policy
+  std::vector<std::string> trust;  // --trust: compiled-in trust policies by name
+};
+
 struct ScanArguments {
   std::vector<std::string> paths;
   std::string format = "text";
   std::string output;
   std::string fail_on = "suspicious";
-  std::vector<std::string> policies;
+  PolicyArguments policies;
   bool show_info = false;
   std::string color = "auto";
   double max_seconds_per_file = 0;
@@ -39,23 +44,27 @@ struct ScanArguments {
 struct InspectArguments {
   std::string path;
   bool disasm = false;
-  std::vector<std::string> policies;
+  PolicyArguments policies;
   bool strict = false;
   std::size_t max_lines = 2000;
   std::string color = "auto";
 };
 
-void add_policy_option(CLI::App* command, std::vector<std::string>& policies) {
-  // One file per --policy: a vector option would otherwise swallow the paths that follow it.
-  command->add_option("--policy", policies, "Extra policy file (TOML); may be repeated")
+void add_policy_option(CLI::App* command, PolicyArguments& policies) {
+  // One value per flag: a vector option would otherwise swallow the paths that follow it.
+  command->add_option("--policy", policies.files, "Extra policy file (TOML); may be repeated")
       ->check(CLI::ExistingFile)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  command->add_option("--trust", policies.trust, "Opt-in trust policy by name; may be repeated")
+      ->check(CLI::IsMember(picklewall::Policy::trust_policy_names()))
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
 }
 
-// The built-in policy extended by --policy files; a bad file is reported here (nullptr).
-std::shared_ptr<picklewall::Policy> load_policy(const std::vector<std::string>& files) {
-  auto policy = picklewall::Policy::with_files(files);
+// The built-in policy extended by --trust policies and --policy files; a bad file is reported here (nullptr).
+std::shared_ptr<picklewall::Policy> load_policy(const PolicyArguments& arguments) {
+  auto policy = picklewall::Policy::with_files(arguments.files, arguments.trust);
   if (!policy) {
     std::cerr << "picklewall: " << policy.error().message << "\n";
     return nullptr;
@@ -93,7 +102,7 @@ struct ConvertArguments {
   bool strip_code = false;
   bool verify = false;
   std::string key;
-  std::vector<std::string> policies;
+  PolicyArguments policies;
 };
 
 int run_convert(const ConvertArguments& arguments) {

@@ -38,7 +38,7 @@ def test_command_and_module_are_installed(package, tmp_path):
     assert not marker.exists()
     installed = package.json("import json, picklewall, pathlib; "
                              "print(json.dumps(sorted(p.name for p in pathlib.Path(picklewall.__file__).parent.iterdir())))")
-    assert {"_native.pyi", "py.typed", "policies"} <= set(installed)
+    assert {"_native.pyi", "py.typed", "__init__.py"} <= set(installed)
 
 
 def test_the_package_needs_nothing_else(package, tmp_path):

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from fixtures import code_bearing
-from harness import run_scan
+from harness import picklewall_binary, run_scan
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +17,18 @@ def corpus(tmp_path_factory):
 
 def _policy_arguments(item):
     return [argument for policy in item.policies for argument in ("--policy", policy)]
+
+
+def test_compiled_in_trust_policies_by_name_judge_as_the_files_do(corpus):
+    """--trust NAME loads the same policy as --policy policies/trust/NAME.toml: one source of truth."""
+    for item in corpus:
+        by_name = run_scan(*[a for policy in item.policies for a in ("--trust", policy.stem)], item.path).file()
+        by_file = run_scan(*_policy_arguments(item), item.path).file()
+        assert by_name["verdict"] == by_file["verdict"] == "safe", (by_name, by_file)
+        assert by_name["findings"] == by_file["findings"]
+    unknown = subprocess.run([picklewall_binary(), "scan", "--trust", "no-such-library", str(corpus[0].path)],
+                             capture_output=True, text=True)
+    assert unknown.returncode == 2 and "scikit-learn" in unknown.stderr, unknown.stderr
 
 
 def test_corpus_covers_the_libraries(corpus):
