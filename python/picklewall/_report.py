@@ -87,7 +87,7 @@ class Report:
     """The result of one :func:`picklewall.scan`: one :class:`FileReport` per file, in a deterministic order."""
 
     files: Tuple[FileReport, ...]
-    _native: Sequence[Any] = field(repr=False, compare=False)
+    _engine_reports: Sequence[Any] = field(repr=False, compare=False)  # the engine's own, for rendering
 
     @classmethod
     def _from_native(cls, natives: Sequence[Any]) -> "Report":
@@ -111,15 +111,15 @@ class Report:
 
     def to_json(self) -> str:
         """The JSON report, byte for byte what ``picklewall scan --format json`` prints."""
-        return str(_native.render(list(self._native), "json", False))
+        return str(_native.render(list(self._engine_reports), "json", False))
 
     def to_sarif(self) -> str:
         """A SARIF 2.1.0 log, as ``picklewall scan --format sarif`` prints it."""
-        return str(_native.render(list(self._native), "sarif", False))
+        return str(_native.render(list(self._engine_reports), "sarif", False))
 
     def to_text(self, show_info: bool = False) -> str:
         """The report as the command prints it to a file (no colour)."""
-        return str(_native.render(list(self._native), "text", show_info))
+        return str(_native.render(list(self._engine_reports), "text", show_info))
 
     def __str__(self) -> str:
         return self.to_text()

@@ -1,6 +1,9 @@
+#include <algorithm>
 #include <cstring>
 
 #include "convert/model_tensors.hpp"
+#include "io/checked.hpp"
+#include "io/page_release.hpp"
 #include "picklewall/load.hpp"
 
 namespace picklewall {
@@ -43,8 +46,24 @@ Status TensorReader::read(std::size_t index, std::span<std::uint8_t> into) const
     return Error{ErrorCode::invalid_argument, "tensor '" + spec.name + "' needs " + std::to_string(spec.bytes) +
                                                   " bytes, the buffer has " + std::to_string(into.size())};
   const detail::TensorInfo& tensor = state_->model->built.tensors[index];
+  const detail::StorageSource& source = state_->model->sources.at(tensor.storage_key);
+  if (tensor.contiguous() && (!source.big_endian || tensor.dtype.bytes == 1)) {
+    // Already the bytes the caller wants: one copy from the mapping, then the mapping's pages are let go as
+    // convert lets them go. The builder checked the view against its storage; checked again here because the
+    // copy trusts it.
+    if (!detail::range_fits(tensor.first_byte(), spec.bytes, source.bytes.size()))
+      return Error{ErrorCode::malformed, "tensor '" + spec.name + "' reaches outside its storage"};
+    const auto bytes = source.bytes.subspan(tensor.first_byte(), spec.bytes);
+    constexpr std::size_t chunk = 8u << 20;  // pages released as the copy moves on: resident mapping stays small
+    for (std::size_t at = 0; at < bytes.size(); at += chunk) {
+      const auto part = bytes.subspan(at, std::min(chunk, bytes.size() - at));
+      std::memcpy(into.data() + at, part.data(), part.size());
+      if (source.mapped) detail::release_mapped_pages(part);
+    }
+    return Ok{};
+  }
   std::size_t at = 0;
-  return detail::stream_tensor_bytes(tensor, state_->model->sources.at(tensor.storage_key),
+  return detail::stream_tensor_bytes(tensor, source,
                                      [&](std::span<const std::uint8_t> chunk) -> Status {
                                        if (chunk.size() > into.size() - at)
                                          return Error{ErrorCode::malformed, "tensor '" + spec.name + "' overran its size"};

@@ -207,12 +207,17 @@ def test_load_returns_what_torch_load_returns(package, tmp_path):
         expected = model.state_dict()
         out["module_trusted"] = sorted(loaded) == sorted(expected) and all(torch.equal(loaded[k], expected[k]) for k in expected)
         out["device"] = str(picklewall.load(f"{{folder}}/state_dict_p2.pt", device="meta")["0.weight"].device)
+        try:  # what picklewall.load reads and torch's weights-only unpickler does not
+            torch.load(f"{{folder}}/state_dict_p5.pt", weights_only=True)
+            out["weights_only_p5"] = "loaded"
+        except pickle.UnpicklingError:
+            out["weights_only_p5"] = "refused"
         print(json.dumps(out))
         """)
     failed = [case for case, same in result.items() if same is False]
     assert failed == []
     assert result["module_refused"] == "suspicious" and result["module_trusted"] is True
-    assert result["device"] == "meta"
+    assert result["device"] == "meta" and result.pop("weights_only_p5") == "refused"
     assert sum(1 for case in result if case.endswith(("_p2", "_p5", "_legacy"))) == 14
 
 
