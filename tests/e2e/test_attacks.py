@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from fixtures.advisories import ADVISORY_ATTACKS
-from fixtures.attacks import ATTACKS as SPEC_ATTACKS
+from fixtures.attacks import ATTACKS as SPEC_ATTACKS, write_attacks
 from harness import load_in_child, run_scan
 
 ATTACKS = SPEC_ATTACKS + ADVISORY_ATTACKS
@@ -14,13 +14,7 @@ ATTACKS = SPEC_ATTACKS + ADVISORY_ATTACKS
 @pytest.fixture(scope="module")
 def attack_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("attacks")
-    files = {}
-    for attack in ATTACKS:
-        marker = folder / f"{attack.name}.marker"
-        path = folder / f"{attack.name}{attack.suffix}"
-        path.write_bytes(attack.build(str(marker)))
-        files[attack.name] = (attack, path, marker)
-    return folder, files
+    return folder, write_attacks(folder, ATTACKS)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 from fixtures import benign
 from fixtures.advisories import ADVISORY_ATTACKS
-from fixtures.attacks import ATTACKS as SPEC_ATTACKS
+from fixtures.attacks import ATTACKS as SPEC_ATTACKS, write_attacks
 from harness import load_in_child
 
 pytestmark = pytest.mark.package
@@ -17,19 +17,12 @@ EVIL_P0 = b"cos\nsystem\n(S'true'\ntR."  # protocol 0: os.system('true')
 
 @pytest.fixture(scope="module")
 def attack_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("guarded-attacks")
-    files = {}
-    for attack in ATTACKS:
-        marker = folder / f"{attack.name}.marker"
-        path = folder / f"{attack.name}{attack.suffix}"
-        path.write_bytes(attack.build(str(marker)))
-        files[attack.name] = (path, marker)
-    return files
+    return write_attacks(tmp_path_factory.mktemp("guarded-attacks"), ATTACKS)
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
 def test_guard_stops_every_attack_before_it_runs(attack, attack_files, package):
-    path, marker = attack_files[attack.name]
+    _, path, marker = attack_files[attack.name]
     child = load_in_child(attack.loader, path, marker, attack.setup, python=package.python, prelude=GUARD_ON)
     assert "loader raised: UnsafeModelError picklewall blocked" in child.stdout, child.stdout + child.stderr
     assert not marker.exists(), "the payload ran under the guard"

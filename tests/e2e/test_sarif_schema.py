@@ -8,7 +8,7 @@ import pytest
 
 from fixtures import benign
 from fixtures.advisories import ADVISORY_ATTACKS
-from fixtures.attacks import ATTACKS
+from fixtures.attacks import ATTACKS, write_attacks
 from harness import ROOT, picklewall_binary
 
 SCHEMA = ROOT / "build" / "test-data" / "sarif-schema-2.1.0.json"
@@ -37,8 +37,7 @@ def assert_valid(validator, log):
 
 
 def test_every_attack_and_benign_file_gives_valid_sarif(tmp_path, validator):
-    for attack in ATTACKS + ADVISORY_ATTACKS:
-        (tmp_path / f"{attack.name}{attack.suffix}").write_bytes(attack.build(str(tmp_path / "marker")))
+    write_attacks(tmp_path, ATTACKS + ADVISORY_ATTACKS)
     benign.write_pickles(tmp_path)
     benign.write_torch(tmp_path)
     benign.write_numpy_files(tmp_path)
