@@ -413,3 +413,26 @@ def test_type_stubs_type_check_user_code(package, tmp_path):
     assert caught.returncode == 1
     assert 'has type "Verdict", variable has type "int"' in caught.stdout, caught.stdout
     assert "No overload variant of \"load\"" in caught.stdout or 'Argument 1 to "load"' in caught.stdout, caught.stdout
+
+
+def test_concurrent_scans_from_threads_agree(package, tmp_path):
+    """The engine runs without the GIL, so threads really scan at once: every result must still be right."""
+    benign, sleepy, marker = write_models(tmp_path)
+    result = package.json(f"""
+        import json, threading, picklewall
+        verdicts, lock = [], threading.Lock()
+        def work():
+            for _ in range(25):
+                pair = (picklewall.scan({str(benign)!r}).verdict.value, picklewall.scan({str(sleepy)!r}).verdict.value,
+                        len(picklewall.load({str(benign)!r})))
+                with lock:
+                    verdicts.append(pair)
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(json.dumps(sorted(set(map(tuple, verdicts))) + [len(verdicts)]))
+        """)
+    assert result == [["safe", "malicious", 2], 100]
+    assert not marker.exists()
