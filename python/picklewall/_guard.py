@@ -1,9 +1,11 @@
-"""picklewall.guard: makes torch.load, pickle.load/loads, numpy.load and joblib.load scan before they load.
+"""picklewall.guard: makes torch.load, pickle.load/loads/Unpickler, numpy.load and joblib.load scan before they
+load.
 
 While a guard is active, those functions scan their input with the static engine first and raise
 :class:`UnsafeModelError` (nothing of the file has run) when the verdict is one the guard blocks; otherwise
 they load exactly as before. Modules imported after the guard is switched on are patched as they are imported.
-Only the module attributes are replaced: a reference taken earlier (``from torch import load``) is not guarded.
+Only the module attributes are replaced: a reference taken earlier (``from torch import load``, or a subclass of
+``pickle.Unpickler`` defined before the guard) is not guarded.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ _GUARDED: Dict[str, Dict[str, Tuple[int, Optional[str]]]] = {
     "numpy": {"load": (0, "file")},
     "joblib": {"load": (0, "filename")},
 }
+# classes replaced by a subclass whose load() scans first: module -> class names
+_GUARDED_CLASSES: Dict[str, Tuple[str, ...]] = {"pickle": ("Unpickler",)}
 _TOP_LEVEL = {name.split(".")[0] for name in _GUARDED}
 
 _lock = threading.RLock()
@@ -128,9 +132,8 @@ def _wrap(module_name: str, function_name: str, original: Callable[..., Any]) ->
     what = f"{module_name}.{function_name}"
 
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        with _lock:
-            current = _active[-1] if _active else None
-        if current is None or getattr(_state, "depth", 0) > 0:
+        current = _current_guard()
+        if current is None:
             return original(*args, **kwargs)
         if len(args) > position:
             args = args[:position] + (current.scan_input(args[position], what),) + args[position + 1:]
@@ -150,7 +153,51 @@ def _wrap(module_name: str, function_name: str, original: Callable[..., Any]) ->
     return guarded
 
 
+def _current_guard() -> Optional[Guard]:
+    """The guard that decides a load on this thread now, or None (no guard, or inside a guarded load)."""
+    with _lock:
+        current = _active[-1] if _active else None
+    return None if getattr(_state, "depth", 0) > 0 else current
+
+
+def _guarded_unpickler(original: Type[Any]) -> Type[Any]:
+    """pickle.Unpickler whose load() scans the rest of its file first. A file that cannot seek is refused:
+    reading it to scan would consume what the unpickler has to read."""
+
+    class Unpickler(original):  # type: ignore[misc, valid-type]
+        def __init__(self, file: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(file, *args, **kwargs)
+            self._picklewall_file = file
+
+        def load(self) -> Any:
+            current = _current_guard()
+            if current is None:
+                return super().load()
+            file = self._picklewall_file
+            if not bool(getattr(file, "seekable", lambda: False)()):
+                raise UnsafeModelError("picklewall blocked pickle.Unpickler.load: its file cannot seek, so it cannot "
+                                       "be scanned before the load reads it")
+            current.scan_input(file, "pickle.Unpickler.load")
+            _state.depth = getattr(_state, "depth", 0) + 1
+            try:
+                return super().load()
+            finally:
+                _state.depth -= 1
+
+    Unpickler.__qualname__ = original.__qualname__
+    Unpickler.__doc__ = original.__doc__
+    Unpickler._picklewall_guarded = True  # type: ignore[attr-defined]
+    return Unpickler
+
+
 def _patch_loaded_modules() -> None:
+    for module_name, class_names in _GUARDED_CLASSES.items():
+        module = sys.modules.get(module_name)
+        for class_name in class_names if module is not None else ():
+            current = getattr(module, class_name, None)
+            if current is not None and not getattr(current, "_picklewall_guarded", False):
+                _originals[(module_name, class_name)] = current
+                setattr(module, class_name, _guarded_unpickler(current))
     for module_name, functions in _GUARDED.items():
         module = sys.modules.get(module_name)
         if module is None:

@@ -1,6 +1,8 @@
 """picklewall.guard(), installed from the checkout: every live attack fixture raises UnsafeModelError from its
 real loader before the payload runs (the marker never appears), and every benign file loads exactly as it does
 without the guard."""
+import pickle
+
 import pytest
 
 from fixtures import benign
@@ -85,36 +87,52 @@ def test_benign_files_load_unchanged_under_the_guard(package, tmp_path):
 
 
 def test_guard_is_a_switch_and_patches_modules_imported_later(package, tmp_path):
-    """Switched on before torch, numpy and joblib are imported, it guards them as they are imported; switched
-    off, every original function is back."""
+    """Switched on before torch, numpy and joblib are imported, it guards them as they are imported (and
+    pickle.Unpickler); switched off, every original is back."""
     (tmp_path / "unknown.pkl").write_bytes(b"\x80\x02cmy_models\nCustomNet\nq\x00)\x81q\x01.")
+    (tmp_path / "safe.pkl").write_bytes(pickle.dumps({"a": [1, 2]}))
     result = package.json(f"""
-        import json, sys, pickle
-        original_loads = pickle.loads
+        import json, os, sys, pickle
+        original_loads, original_unpickler = pickle.loads, pickle.Unpickler
         import picklewall
         guard = picklewall.guard().enable()
         assert "torch" not in sys.modules and "numpy" not in sys.modules
         import torch, numpy, joblib
-        patched = [getattr(f, "_picklewall_guarded", False) for f in (pickle.loads, pickle.load, torch.load,
-                   torch.serialization.load, numpy.load, joblib.load)]
+        def guarded():
+            return [getattr(f, "_picklewall_guarded", False) for f in (pickle.loads, pickle.load, pickle.Unpickler,
+                    torch.load, torch.serialization.load, numpy.load, joblib.load)]
+        patched = guarded()
+        path = {str(tmp_path / "unknown.pkl")!r}
         blocked = {{}}
-        for name, call in (("torch", lambda: torch.load({str(tmp_path / "unknown.pkl")!r}, weights_only=False)),
-                           ("numpy", lambda: numpy.load({str(tmp_path / "unknown.pkl")!r}, allow_pickle=True)),
-                           ("joblib", lambda: joblib.load({str(tmp_path / "unknown.pkl")!r}))):
+        for name, call in (("torch", lambda: torch.load(path, weights_only=False)),
+                           ("numpy", lambda: numpy.load(path, allow_pickle=True)),
+                           ("joblib", lambda: joblib.load(path)),
+                           ("unpickler", lambda: pickle.Unpickler(open(path, "rb")).load())):
             try:
                 call()
                 blocked[name] = False
             except picklewall.UnsafeModelError as error:
                 blocked[name] = error.report.verdict.value
+        read, write = os.pipe()
+        os.write(write, pickle.dumps([1, 2]))
+        os.close(write)
+        try:
+            pickle.Unpickler(os.fdopen(read, "rb")).load()
+            pipe = "loaded"
+        except picklewall.UnsafeModelError as error:
+            pipe = "cannot seek" in str(error)
+        safe = pickle.Unpickler(open({str(tmp_path / "safe.pkl")!r}, "rb")).load()
         guard.disable()
-        restored = [not getattr(f, "_picklewall_guarded", False) for f in (pickle.loads, pickle.load, torch.load,
-                    torch.serialization.load, numpy.load, joblib.load)]
-        print(json.dumps({{"patched": patched, "blocked": blocked, "restored": restored,
-                          "same_loads": pickle.loads is original_loads, "active": guard.active}}))
+        restored = [not flag for flag in guarded()]
+        print(json.dumps({{"patched": patched, "blocked": blocked, "restored": restored, "pipe": pipe, "safe": safe,
+                          "same": [pickle.loads is original_loads, pickle.Unpickler is original_unpickler],
+                          "active": guard.active}}))
         """)
-    assert result["patched"] == [True] * 6 and result["restored"] == [True] * 6
-    assert result["blocked"] == {"torch": "suspicious", "numpy": "suspicious", "joblib": "suspicious"}
-    assert result["same_loads"] is True and result["active"] is False
+    assert result["patched"] == [True] * 7 and result["restored"] == [True] * 7
+    assert result["blocked"] == {"torch": "suspicious", "numpy": "suspicious", "joblib": "suspicious",
+                                 "unpickler": "suspicious"}
+    assert result["pipe"] is True and result["safe"] == {"a": [1, 2]}
+    assert result["same"] == [True, True] and result["active"] is False
 
 
 def test_block_level_trust_and_nesting(package, tmp_path):
