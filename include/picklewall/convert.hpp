@@ -58,4 +58,9 @@ Result<ConvertReport> convert_file(const std::string& input, const std::string& 
 Result<std::vector<ConvertReport>> convert_folder(const std::string& input_dir, const std::string& output_dir,
                                                   const ConvertOptions& options);
 
+// convert_folder for a directory, convert_file (as a list of one) for anything else: what the command and the
+// Python package both take as "convert this".
+Result<std::vector<ConvertReport>> convert_path(const std::string& input, const std::string& output,
+                                                const ConvertOptions& options);
+
 }  // namespace picklewall

@@ -97,9 +97,7 @@ class Engine {
     options.strip_code = strip_code;
     options.verify = verify;
     options.key = key;
-    std::error_code error;
-    if (std::filesystem::is_directory(input, error)) return unwrap(picklewall::convert_folder(input, output, options));
-    return {unwrap(picklewall::convert_file(input, output, options))};
+    return unwrap(picklewall::convert_path(input, output, options));
   }
 
   picklewall::TensorReader open_tensors(const std::string& path, bool strip_code, const std::string& key) const {

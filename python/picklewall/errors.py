@@ -45,10 +45,16 @@ class ModelNotFoundError(PicklewallError, FileNotFoundError):
     """The path given does not exist."""
 
 
+class InvalidArgumentError(PicklewallError, ValueError):
+    """An argument the engine cannot use (an unknown trust policy name, a report format it does not know)."""
+
+
 def from_engine(code: str, message: str) -> PicklewallError:
     """Called by the native module to turn an engine error into the exception to raise."""
     if code == "refused":
         return UnsafeModelError(message)
     if code == "not_found":
         return ModelNotFoundError(code, message)
+    if code == "invalid_argument":
+        return InvalidArgumentError(code, message)
     return PicklewallError(code, message)

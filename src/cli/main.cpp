@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -113,14 +112,7 @@ int run_convert(const ConvertArguments& arguments) {
   options.strip_code = arguments.strip_code;
   options.verify = arguments.verify;
   options.key = arguments.key;
-  std::error_code error;
-  const bool folder = std::filesystem::is_directory(arguments.input, error);
-  auto reports = folder ? picklewall::convert_folder(arguments.input, arguments.output, options)
-                        : [&]() -> picklewall::Result<std::vector<picklewall::ConvertReport>> {
-                            auto report = picklewall::convert_file(arguments.input, arguments.output, options);
-                            if (!report) return report.error();
-                            return std::vector<picklewall::ConvertReport>{std::move(report.value())};
-                          }();
+  auto reports = picklewall::convert_path(arguments.input, arguments.output, options);
   if (!reports) {
     std::cerr << "picklewall: " << reports.error().message << "\n";
     return reports.error().code == picklewall::ErrorCode::refused ? exit_findings : exit_usage_or_io;

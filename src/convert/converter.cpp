@@ -205,4 +205,13 @@ Result<std::vector<ConvertReport>> convert_folder(const std::string& input_dir, 
   return reports;
 }
 
+Result<std::vector<ConvertReport>> convert_path(const std::string& input, const std::string& output,
+                                                const ConvertOptions& options) {
+  std::error_code error;
+  if (fs::is_directory(input, error)) return convert_folder(input, output, options);
+  auto report = convert_file(input, output, options);
+  if (!report) return report.error();
+  return std::vector<ConvertReport>{std::move(report.value())};
+}
+
 }  // namespace picklewall
