@@ -31,6 +31,10 @@ struct Limits {
   std::uint64_t max_files = 10'000'000;          // files visited by one directory walk
   // Time: checked every few thousand opcodes, so one hostile file cannot stall a batch.
   double max_seconds_per_file = 120.0;
+  // Working memory of the pickle machine for one stream (object graph, memo, VM stack, earlier pickles of the
+  // same stream), checked with the clock. With the decompression budget above it bounds what one file can make
+  // the scanner hold, whatever the file's size: a batch of N workers needs at most N times the two.
+  std::uint64_t max_memory_per_file = 2ull << 30;
 };
 
 }  // namespace picklewall

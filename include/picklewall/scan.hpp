@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,9 @@ struct PickleStreamView {
   bool joblib_arrays = false;  // joblib raw array data follows NumpyArrayWrapper BUILDs
 };
 
+// The report for a path that could not be read: verdict error, with the reason as its one finding.
+FileReport unreadable_report(const std::string& path, const std::string& message);
+
 class Scanner {
  public:
   using PickleVisitor = std::function<void(const PickleStreamView&)>;
@@ -58,17 +62,21 @@ class Scanner {
   FileReport scan_file(const std::string& path) const;
   // The same, handing every pickle stream the scan reads to `visit` (inspect decompiles them).
   FileReport scan_file_visiting(const std::string& path, const PickleVisitor& visit) const;
+  // The same for a file whose SHA-256 the caller has already computed (the batch's cache lookup did).
+  FileReport scan_file_hashed(const std::string& path, std::string sha256) const;
   // Scans bytes already in memory, named `display_name` in the report.
   FileReport scan_bytes(std::span<const std::uint8_t> bytes, const std::string& display_name) const;
-  // Scans files and directories (recursively; every regular file, judged by content). Reports come in
-  // deterministic order: arguments in order, directory entries sorted by name. Errors walking a directory
-  // become reports with verdict error.
+  // Scans files and directories (recursively; every regular file, judged by content), one at a time. Reports
+  // come in deterministic order: arguments in order, directory entries sorted by name. Errors walking a
+  // directory become reports with verdict error. scan_batch (batch_scan.hpp) does the same with worker threads.
   std::vector<FileReport> scan_paths(const std::vector<std::string>& paths) const;
 
   const ScanOptions& options() const { return options_; }
 
  private:
   explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
+  // `sha256` empty: not hashed; nothing: hash the file.
+  FileReport scan_mapped(const std::string& path, std::optional<std::string> sha256, const PickleVisitor* visit) const;
   FileReport scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
                           std::string sha256, const PickleVisitor* visitor = nullptr, bool file_mapped = false) const;
   ScanOptions options_;

@@ -17,6 +17,7 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include "picklewall/batch_scan.hpp"
 #include "picklewall/convert.hpp"
 #include "picklewall/inspect.hpp"
 #include "picklewall/load.hpp"
@@ -68,13 +69,17 @@ class Engine {
     scanner_ = std::make_unique<picklewall::Scanner>(unwrap(picklewall::Scanner::create(options)));
   }
 
-  std::vector<picklewall::FileReport> scan_paths(const std::vector<std::string>& paths) const {
+  std::vector<picklewall::FileReport> scan_paths(const std::vector<std::string>& paths, unsigned jobs,
+                                                 const std::string& cache) const {
     for (const std::string& path : paths) {
       std::error_code error;
       if (!std::filesystem::exists(path, error))
         throw EngineFailure({picklewall::ErrorCode::not_found, path + ": no such file or directory"});
     }
-    return scanner_->scan_paths(paths);
+    picklewall::BatchOptions options;
+    options.jobs = jobs;
+    options.cache_path = cache;
+    return unwrap(picklewall::scan_batch(*scanner_, paths, options)).reports;
   }
 
   picklewall::FileReport scan_bytes(std::span<const std::uint8_t> bytes, const std::string& name) const {
@@ -190,7 +195,8 @@ NB_MODULE(_native, m) {
   nb::class_<Engine>(m, "Engine")
       .def(nb::init<const std::vector<std::string>&, const std::vector<std::string>&, bool, bool>(),
            "policy_files"_a, "trust"_a, "strict"_a, "hash_files"_a, nb::call_guard<nb::gil_scoped_release>())
-      .def("scan_paths", &Engine::scan_paths, "paths"_a, nb::call_guard<nb::gil_scoped_release>())
+      .def("scan_paths", &Engine::scan_paths, "paths"_a, "jobs"_a = 1, "cache"_a = "",
+           nb::call_guard<nb::gil_scoped_release>())
       .def(
           "scan_bytes",
           [](const Engine& engine, nb::bytes data, const std::string& name) {

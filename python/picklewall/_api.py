@@ -40,17 +40,20 @@ def stream_name(stream: object) -> str:
 
 
 def scan(source: Union[Source, Iterable[PathLike]], *, policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
-         strict: bool = False, hash_files: bool = True, name: Optional[str] = None) -> Report:
+         strict: bool = False, hash_files: bool = True, name: Optional[str] = None, jobs: int = 0,
+         cache: Optional[PathLike] = None) -> Report:
     """Judges a model without running it.
 
     ``source`` is a path (a file, or a folder walked recursively), a list of paths, the bytes of a file, or a
     binary file object (read from its position; a seekable one is put back). Files are recognised by content.
     ``policies`` adds policy files, ``trust`` names opt-in trust policies (see :func:`trust_policies`);
-    ``strict`` reports trusted code as suspicious. The scan runs with the GIL released.
+    ``strict`` reports trusted code as suspicious. Paths are scanned by ``jobs`` threads (0: one per core) and,
+    with ``cache`` (a SQLite file), verdicts of unchanged content are reused. The scan runs with the GIL released.
     """
     scanner = engine(policies, trust, strict, hash_files)
+    cache_path = os.fspath(cache) if cache is not None else ""
     if _is_path(source):
-        return Report._from_native(scanner.scan_paths([os.fspath(source)]))  # type: ignore[arg-type]
+        return Report._from_native(scanner.scan_paths([os.fspath(source)], jobs, cache_path))  # type: ignore[arg-type]
     if isinstance(source, (bytes, bytearray, memoryview)):
         return Report._from_native([scanner.scan_bytes(bytes(source), name or "<bytes>")])
     if hasattr(source, "read"):
@@ -59,7 +62,7 @@ def scan(source: Union[Source, Iterable[PathLike]], *, policies: Iterable[PathLi
     paths = list(source)  # type: ignore[arg-type]
     if not all(_is_path(p) for p in paths):
         raise TypeError("scan takes a path, a list of paths, bytes or a binary file object")
-    return Report._from_native(scanner.scan_paths([os.fspath(p) for p in paths]))
+    return Report._from_native(scanner.scan_paths([os.fspath(p) for p in paths], jobs, cache_path))
 
 
 @contextlib.contextmanager

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/progress_display.hpp"
+#include "picklewall/batch_scan.hpp"
 #include "picklewall/convert.hpp"
 #include "picklewall/inspect.hpp"
 #include "picklewall/report.hpp"
@@ -36,6 +38,10 @@ struct ScanArguments {
   bool show_info = false;
   std::string color = "auto";
   double max_seconds_per_file = 0;
+  std::uint64_t max_memory_per_file = 0;
+  unsigned jobs = 0;
+  std::string cache;
+  std::string progress = "auto";
   bool no_hash = false;
   bool strict = false;
 };
@@ -136,6 +142,7 @@ int run_scan(const ScanArguments& arguments) {
   picklewall::ScanOptions options;
   options.policy = policy;
   if (arguments.max_seconds_per_file > 0) options.limits.max_seconds_per_file = arguments.max_seconds_per_file;
+  if (arguments.max_memory_per_file > 0) options.limits.max_memory_per_file = arguments.max_memory_per_file;
   options.hash_files = !arguments.no_hash;
   options.strict = arguments.strict;
   auto scanner = picklewall::Scanner::create(options);
@@ -143,7 +150,21 @@ int run_scan(const ScanArguments& arguments) {
     std::cerr << "picklewall: " << scanner.error().message << "\n";
     return exit_usage_or_io;
   }
-  const std::vector<picklewall::FileReport> reports = scanner.value().scan_paths(arguments.paths);
+  picklewall::cli::ProgressDisplay progress(arguments.progress == "always" ||
+                                            (arguments.progress == "auto" && ::isatty(STDERR_FILENO) != 0));
+  picklewall::BatchOptions batch_options;
+  batch_options.jobs = arguments.jobs;
+  batch_options.cache_path = arguments.cache;
+  batch_options.on_progress = [&progress](const picklewall::BatchProgress& now) { progress.update(now); };
+  auto batch = picklewall::scan_batch(scanner.value(), arguments.paths, batch_options);
+  progress.finish();
+  if (!batch) {
+    std::cerr << "picklewall: " << batch.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  if (!batch.value().cache_error.empty())
+    std::cerr << "picklewall: warning: " << batch.value().cache_error << " (the report is complete)\n";
+  const std::vector<picklewall::FileReport>& reports = batch.value().reports;
 
   std::string rendered;
   if (arguments.format == "json") {
@@ -197,12 +218,23 @@ int main(int argc, char** argv) {
   scan_command->add_flag("--show-info", scan.show_info, "List info-level findings in text output");
   scan_command->add_flag("--strict", scan.strict,
                          "Pass only what is proven data: code admitted by a trust policy is reported as suspicious");
-  scan_command->add_flag("--no-hash", scan.no_hash,
-                         "Skip SHA-256 (sha256 is empty): a checkpoint scan then reads only what would be unpickled");
+  CLI::Option* no_hash_flag = scan_command->add_flag(
+      "--no-hash", scan.no_hash,
+      "Skip SHA-256 (sha256 is empty): a checkpoint scan then reads only what would be unpickled");
   scan_command->add_option("--color", scan.color, "Colour text output")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
   scan_command->add_option("--max-seconds-per-file", scan.max_seconds_per_file,
                            "Time budget per file (default from Limits)")->check(CLI::PositiveNumber);
+  scan_command->add_option("--max-memory-per-file", scan.max_memory_per_file,
+                           "Working-memory budget per file, e.g. 512MB (default from Limits)")
+      ->transform(CLI::AsSizeValue(false));
+  scan_command->add_option("-j,--jobs", scan.jobs, "Files scanned at once (default: one per core)")
+      ->check(CLI::PositiveNumber);
+  CLI::Option* cache_option = scan_command->add_option(
+      "--cache", scan.cache, "SQLite file of earlier verdicts, keyed by content hash and policy; created if missing");
+  cache_option->excludes(no_hash_flag);  // the cache is keyed by content hash
+  scan_command->add_option("--progress", scan.progress, "Progress line on stderr (auto: when stderr is a terminal)")
+      ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
   InspectArguments inspect;
   CLI::App* inspect_command = app.add_subcommand(

@@ -22,8 +22,16 @@ std::uint32_t ObjectGraph::add_string_view(std::string_view text) {
 }
 
 std::uint32_t ObjectGraph::add_string_copy(std::string text) {
+  owned_string_bytes_ += text.size();
   owned_strings_.push_back(std::move(text));
   return add_string_view(owned_strings_.back());
+}
+
+std::uint64_t ObjectGraph::memory_bytes(std::uint64_t kept_items) const {
+  return nodes_.size() * sizeof(Node) + strings_.size() * sizeof(std::string_view) + owned_string_bytes_ +
+         containers_.size() * sizeof(Container) + children_.size() * sizeof(std::vector<Value>) +
+         kept_items * sizeof(Value) + globals_.size() * sizeof(GlobalRef) + calls_.size() * sizeof(CallRecord) +
+         values_.size() * sizeof(Value) + effects_.size() * sizeof(Effect);
 }
 
 std::uint32_t ObjectGraph::add_container(bool keep_children) {
@@ -82,6 +90,7 @@ bool ObjectGraph::is_str(Value value) const {
 
 Value ObjectGraph::text_value(ValueKind kind, std::string_view text, bool copy) {
   if (copy) {
+    owned_string_bytes_ += text.size();
     owned_strings_.emplace_back(text);
     text = owned_strings_.back();
   }

@@ -154,6 +154,10 @@ class ObjectGraph {
   std::uint32_t add_value(Value value);  // single-value slot (persistent id, readonly target)
   Value value_slot(std::uint32_t id) const { return values_[id]; }
 
+  // Bytes the graph holds (its arrays and pooled strings), for the memory budget. `kept_items`: container
+  // children stored so far (the machine counts them).
+  std::uint64_t memory_bytes(std::uint64_t kept_items) const;
+
   GraphDetail detail() const { return detail_; }
   void set_detail(GraphDetail detail) { detail_ = detail; }
 
@@ -173,6 +177,7 @@ class ObjectGraph {
   BigArray<Node> nodes_;
   BigArray<std::string_view> strings_;
   std::deque<std::string> owned_strings_;  // deque: views into it stay valid as it grows
+  std::uint64_t owned_string_bytes_ = 0;
   struct Container {
     std::uint32_t children = no_children;  // index into children_
     std::uint32_t depth = 1;

@@ -61,6 +61,7 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
       break;
     }
     PickleProgram program = run_pickle(input, position, limits, deadline, options);
+    options.memory_in_use += program.memory_bytes;
     // After the first pickle, bytes that do not decode as one are trailing data, not another pickle.
     if (!stream.pickles.empty() && !looks_like_pickle(program, input)) break;
     const bool stopped = program.stopped;

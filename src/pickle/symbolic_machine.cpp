@@ -71,6 +71,11 @@ class Machine {
           fail_limit("max_seconds_per_file", "time budget for this file ran out");
           break;
         }
+        if (memory_in_use() > limits_.max_memory_per_file) {
+          fail_limit("max_memory_per_file", "working memory for this file passed the budget of " +
+                                                std::to_string(limits_.max_memory_per_file) + " bytes");
+          break;
+        }
         next_check = std::min(limits_.max_opcodes, program_.opcode_count + clock_check_interval);
       }
       if (!decoder_.next(instruction)) {
@@ -86,11 +91,22 @@ class Machine {
     }
     if (!program_.stopped && !program_.failure) fail(ErrorCode::malformed, "no STOP opcode", decoder_.position());
     program_.end = program_.stopped ? decoder_.position() : program_.failure->offset;
+    program_.memory_bytes = memory_in_use() - options_.memory_in_use;
     return std::move(program_);
   }
 
  private:
   ObjectGraph& graph() { return program_.graph; }
+
+  // What this file holds in pickle machines right now: earlier pickles of the stream, this one's graph, memo and
+  // stack (by element counts, so reserved but untouched address space does not count), and nested pickles.
+  std::uint64_t memory_in_use() const {
+    std::uint64_t bytes = options_.memory_in_use + program_.graph.memory_bytes(container_items_) +
+                          (memo_dense_.size() + stack_.size()) * sizeof(Value) + marks_.size() * sizeof(std::size_t) +
+                          memo_sparse_.size() * (sizeof(std::uint64_t) + sizeof(Value) + 2 * sizeof(void*));
+    for (const auto& nested : program_.nested) bytes += nested.memory_bytes;
+    return bytes;
+  }
   std::uint64_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
 
   void fail(ErrorCode code, std::string message, std::uint64_t offset) {
@@ -504,7 +520,7 @@ class Machine {
     if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
     if (layout.value().has_object) {
       PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, deadline_,
-                                        MachineOptions{options_.detail, false});
+                                        MachineOptions{options_.detail, false, memory_in_use()});
       const bool stopped = nested.stopped;
       const std::uint64_t end = nested.end;
       program_.nested.push_back(std::move(nested));

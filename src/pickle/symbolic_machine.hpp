@@ -33,6 +33,7 @@ struct PickleProgram {
   std::optional<PickleFailure> failure;
   int protocol = 0;         // protocol in force at the end (PROTO may appear more than once)
   std::uint64_t opcode_count = 0;
+  std::uint64_t memory_bytes = 0;  // working memory the machine held at the end (graph, memo, stack, nested)
   std::uint64_t memo_overwrites = 0;   // PUTs to a memo key already holding a value
   std::uint64_t first_memo_overwrite_offset = 0;
   // Objects that were alone on the stack and then thrown away (POP/POP_MARK emptied it): real writers build one
@@ -63,6 +64,9 @@ struct MachineOptions {
   // NumpyArrayWrapper; with this on, the machine skips them exactly (and runs an object array's nested pickle)
   // instead of decoding array data as opcodes. Needs GraphDetail::full to read the wrapper's state.
   bool joblib_arrays = false;
+  // Bytes already held for this file by earlier pickles of the same stream: they count against
+  // Limits::max_memory_per_file too.
+  std::uint64_t memory_in_use = 0;
 };
 
 // Runs from `start` until STOP, an error, or a limit. `deadline` bounds wall time for the whole file.

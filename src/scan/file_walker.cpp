@@ -17,10 +17,11 @@ namespace fs = std::filesystem;
 namespace {
 
 // (device, inode) of a path, following symlinks: what makes two names the same file or directory.
-bool file_identity(const fs::path& path, std::pair<dev_t, ino_t>& identity) {
+bool file_identity(const fs::path& path, std::pair<dev_t, ino_t>& identity, std::uint64_t* size = nullptr) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) return false;
   identity = {info.st_dev, info.st_ino};
+  if (size != nullptr) *size = static_cast<std::uint64_t>(info.st_size);
   return true;
 }
 
@@ -82,7 +83,7 @@ std::vector<WalkedPath> one_path_per_file(std::vector<WalkedPath> walked) {
   for (std::size_t i = 0; i < walked.size(); ++i) {
     if (!walked[i].error.empty()) continue;
     std::pair<dev_t, ino_t> identity;
-    if (!file_identity(walked[i].path, identity)) continue;
+    if (!file_identity(walked[i].path, identity, &walked[i].size)) continue;
     auto [it, inserted] = first_by_file.try_emplace(identity, i);
     if (inserted) continue;
     const auto in_snapshots = [](const std::string& path) { return path.find("/snapshots/") != std::string::npos; };

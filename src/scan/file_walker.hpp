@@ -2,6 +2,7 @@
 // directory entries sorted by name, walked with an explicit stack. Symlinked directories are followed once.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@ namespace picklewall::detail {
 struct WalkedPath {
   std::string path;   // the given path, or the given directory joined with the relative path
   std::string error;  // non-empty: the path could not be visited (reported as verdict error)
+  std::uint64_t size = 0;  // bytes, when the file could be stat'ed (for progress and scheduling)
 };
 
 std::vector<WalkedPath> walk_paths(const std::vector<std::string>& paths, std::uint64_t max_files);

@@ -494,33 +494,35 @@ FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std:
 FileReport Scanner::scan_file(const std::string& path) const { return scan_file_visiting(path, {}); }
 
 FileReport Scanner::scan_file_visiting(const std::string& path, const PickleVisitor& visit) const {
+  return scan_mapped(path, options_.hash_files ? std::optional<std::string>() : std::string(), &visit);
+}
+
+FileReport Scanner::scan_file_hashed(const std::string& path, std::string sha256) const {
+  return scan_mapped(path, std::move(sha256), nullptr);
+}
+
+FileReport Scanner::scan_mapped(const std::string& path, std::optional<std::string> sha256,
+                                const PickleVisitor* visit) const {
   auto file = detail::MappedFile::open(path);
-  if (!file) {
-    FileReport report;
-    report.path = path;
-    report.format = "unreadable";
-    report.verdict = Verdict::error;
-    report.findings.push_back(Finding{"io.error", Severity::suspicious, file.error().message, {}, std::nullopt, {}});
-    return report;
-  }
-  return scan_content(file.value().bytes(), path, options_.hash_files ? detail::sha256_file_hex(path) : std::string(),
-                      &visit, true);
+  if (!file) return unreadable_report(path, file.error().message);
+  if (!sha256) sha256 = detail::sha256_file_hex(path);
+  return scan_content(file.value().bytes(), path, std::move(*sha256), visit, true);
+}
+
+FileReport unreadable_report(const std::string& path, const std::string& message) {
+  FileReport report;
+  report.path = path;
+  report.format = "unreadable";
+  report.verdict = Verdict::error;
+  report.findings.push_back(Finding{"io.error", Severity::suspicious, message, {}, std::nullopt, {}});
+  return report;
 }
 
 std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& paths) const {
   std::vector<FileReport> reports;
-  for (const auto& walked : detail::walk_paths(paths, options_.limits.max_files)) {
-    if (!walked.error.empty()) {
-      FileReport report;
-      report.path = walked.path;
-      report.format = "unreadable";
-      report.verdict = Verdict::error;
-      report.findings.push_back(Finding{"io.error", Severity::suspicious, walked.path + ": " + walked.error, {}, std::nullopt, {}});
-      reports.push_back(std::move(report));
-      continue;
-    }
-    reports.push_back(scan_file(walked.path));
-  }
+  for (const auto& walked : detail::walk_paths(paths, options_.limits.max_files))
+    reports.push_back(walked.error.empty() ? scan_file(walked.path)
+                                           : unreadable_report(walked.path, walked.path + ": " + walked.error));
   return reports;
 }
 

@@ -122,6 +122,28 @@ def test_reports_render_as_the_command_does(package, tmp_path):
     assert json.loads(rendered[0])["summary"]["malicious"] == 1
 
 
+def test_scan_with_threads_and_a_cache(package, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    write_models(models)
+    cache = tmp_path / "verdicts.sqlite"
+    rendered = package.json(f"""
+        import json, picklewall
+        first = picklewall.scan({str(models)!r}, jobs=2, cache={str(cache)!r})
+        second = picklewall.scan({str(models)!r}, jobs=2, cache={str(cache)!r})
+        try:
+            picklewall.scan({str(models)!r}, cache={str(cache)!r}, hash_files=False)
+            refused = ""
+        except picklewall.errors.InvalidArgumentError as error:
+            refused = str(error)
+        print(json.dumps([first.to_json(), second.to_json(), refused]))
+        """)
+    cli = subprocess.run([package.command, "scan", "--format", "json", "-j", "1", str(models)],
+                         capture_output=True, text=True)
+    assert rendered[0] == rendered[1] == cli.stdout
+    assert cache.is_file() and "content hash" in rendered[2]
+
+
 def test_scan_errors_are_exceptions(package, tmp_path):
     result = package.json(f"""
         import json, picklewall

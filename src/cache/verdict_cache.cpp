@@ -1,0 +1,299 @@
+#include "cache/verdict_cache.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "io/sha256.hpp"
+#include "picklewall/report.hpp"
+
+namespace picklewall::detail {
+namespace {
+
+// 'PWVC' in the database header's application_id field: how a picklewall cache tells itself from other
+// SQLite files. user_version holds the schema version.
+constexpr int application_id = 0x50575643;
+constexpr int schema_version = 1;
+// Rows per transaction: one fsync per batch of stores instead of one per file.
+constexpr std::uint64_t rows_per_commit = 256;
+// A file changed this recently may change again within the same timestamp tick; its stamp is not remembered
+// (the racy-clean problem git's index has), so the next scan hashes it again.
+constexpr std::int64_t stamp_settle_ns = 2'000'000'000;
+
+class Statement {
+ public:
+  Statement(sqlite3* database, const char* sql) {
+    if (sqlite3_prepare_v2(database, sql, -1, &statement_, nullptr) != SQLITE_OK) statement_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(statement_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  bool ok() const { return statement_ != nullptr; }
+  Statement& text(int index, const std::string& value) {
+    sqlite3_bind_text(statement_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& blob(int index, const std::vector<std::uint8_t>& value) {
+    sqlite3_bind_blob(statement_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& integer(int index, std::int64_t value) {
+    sqlite3_bind_int64(statement_, index, value);
+    return *this;
+  }
+  int step() { return sqlite3_step(statement_); }
+  std::string column_text(int index) {
+    const auto* chars = reinterpret_cast<const char*>(sqlite3_column_text(statement_, index));
+    return chars == nullptr ? std::string() : std::string(chars, static_cast<std::size_t>(sqlite3_column_bytes(statement_, index)));
+  }
+  std::vector<std::uint8_t> column_blob(int index) {
+    const auto* bytes = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement_, index));
+    return bytes == nullptr ? std::vector<std::uint8_t>()
+                            : std::vector<std::uint8_t>(bytes, bytes + sqlite3_column_bytes(statement_, index));
+  }
+  std::int64_t column_integer(int index) { return sqlite3_column_int64(statement_, index); }
+
+ private:
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+Error cache_error(sqlite3* database, const std::string& path, const std::string& what) {
+  return Error{ErrorCode::io, "verdict cache " + path + ": " + what + ": " + sqlite3_errmsg(database)};
+}
+
+std::optional<Severity> severity_named(std::string_view name) {
+  for (Severity severity : {Severity::info, Severity::suspicious, Severity::malicious})
+    if (to_string(severity) == name) return severity;
+  return std::nullopt;
+}
+
+// CBOR rather than JSON text: messages and member names quote hostile bytes that need not be UTF-8, and CBOR
+// keeps them byte for byte, so a cached report renders exactly as a fresh one.
+std::vector<std::uint8_t> encode_report(const FileReport& report) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const Finding& finding : report.findings)
+    findings.push_back({finding.rule, to_string(finding.severity), finding.message, finding.member,
+                        finding.offset ? nlohmann::json(*finding.offset) : nlohmann::json(nullptr), finding.symbol});
+  const nlohmann::json document = {{"format", report.format}, {"size", report.size},
+                                   {"findings", std::move(findings)}, {"globals", report.globals}};
+  return nlohmann::json::to_cbor(document);
+}
+
+// Anything unexpected in a row (a cache written by hand, a disk error) makes it a miss, never a wrong report.
+std::optional<FileReport> decode_report(const std::vector<std::uint8_t>& bytes) {
+  const nlohmann::json document = nlohmann::json::from_cbor(bytes, true, false);
+  if (document.is_discarded() || !document.is_object()) return std::nullopt;
+  try {
+    FileReport report;
+    report.format = document.at("format").get<std::string>();
+    report.size = document.at("size").get<std::uint64_t>();
+    report.globals = document.at("globals").get<std::vector<std::string>>();
+    for (const auto& item : document.at("findings")) {
+      Finding finding;
+      finding.rule = item.at(0).get<std::string>();
+      const auto severity = severity_named(item.at(1).get<std::string>());
+      if (!severity) return std::nullopt;
+      finding.severity = *severity;
+      finding.message = item.at(2).get<std::string>();
+      finding.member = item.at(3).get<std::string>();
+      if (!item.at(4).is_null()) finding.offset = item.at(4).get<std::uint64_t>();
+      finding.symbol = item.at(5).get<std::string>();
+      report.findings.push_back(std::move(finding));
+    }
+    report.verdict = verdict_of(report.findings);
+    return report;
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+// One spelling per file for the stamp table: Hugging Face snapshot links resolve to their blob.
+std::string canonical_path(const std::string& path) {
+  std::error_code error;
+  auto canonical = std::filesystem::weakly_canonical(path, error);
+  if (error) canonical = std::filesystem::absolute(path, error);
+  return error ? path : canonical.string();
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+std::optional<FileStamp> stamp_of(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
+  FileStamp stamp;
+  stamp.device = static_cast<std::uint64_t>(info.st_dev);
+  stamp.inode = static_cast<std::uint64_t>(info.st_ino);
+  stamp.size = static_cast<std::uint64_t>(info.st_size);
+  stamp.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+  stamp.ctime_ns = static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
+  return stamp;
+}
+
+std::string verdict_context(const ScanOptions& options) {
+  const Limits& l = options.limits;
+  std::string text = std::string("picklewall ") + version() + "\npolicy " + options.policy->fingerprint() +
+                     "\nstrict " + (options.strict ? "1" : "0") + "\nlimits";
+  // The time budget is left out: a verdict that hit it is never stored, and one that did not would not change.
+  for (std::uint64_t value : {l.max_opcodes, l.max_stack_depth, l.max_marks, l.max_nesting_depth, l.max_memo_entries,
+                              l.max_graph_nodes, l.max_container_items, l.max_pickles_per_stream, l.max_line_bytes,
+                              l.max_archive_members, l.max_archive_depth, l.max_decompressed_bytes,
+                              l.max_total_decompressed_bytes, l.max_decompression_ratio, l.max_memory_per_file})
+    text += " " + std::to_string(value);
+  return sha256_hex({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+}
+
+Result<std::unique_ptr<VerdictCache>> VerdictCache::open(const std::string& path, std::string context) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    return Error{ErrorCode::invalid_argument, "verdict cache " + path + " is a directory; give a file path"};
+  sqlite3* database = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &database, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    Error failure = cache_error(database, path, "cannot open");
+    sqlite3_close(database);
+    return failure;
+  }
+  std::unique_ptr<VerdictCache> cache(new VerdictCache(database, std::move(context)));
+  sqlite3_busy_timeout(database, 10'000);  // another picklewall writing the same cache: wait for it
+
+  // Checking what the file is and making a new one a cache happen in one write transaction, so processes
+  // opening the same new file at once cannot see it half made. Reading the header fails for a file that is not
+  // SQLite ("file is not a database"). Each statement is finalized before the next step.
+  const auto single_integer = [&](const char* sql) -> std::optional<std::int64_t> {
+    Statement statement(database, sql);
+    if (!statement.ok() || statement.step() != SQLITE_ROW) return std::nullopt;
+    return statement.column_integer(0);
+  };
+  if (Status begun = cache->execute("BEGIN IMMEDIATE"); !begun)
+    return cache_error(database, path, sqlite3_errcode(database) == SQLITE_NOTADB ? "not a SQLite database" : "cannot lock");
+  const auto id = single_integer("PRAGMA application_id");
+  if (!id) return cache_error(database, path, "not a SQLite database");
+  const auto schema = single_integer("PRAGMA user_version");
+  const auto tables = single_integer("SELECT count(*) FROM sqlite_schema");
+  if (!schema || !tables) return cache_error(database, path, "cannot read the schema");
+
+  if (*id == 0 && *tables == 0) {
+    // A new file (or an empty database): make it a cache.
+    const std::string create =
+        "PRAGMA application_id=" + std::to_string(application_id) + ";"
+        "PRAGMA user_version=" + std::to_string(schema_version) + ";"
+        "CREATE TABLE verdicts(sha256 TEXT NOT NULL, context TEXT NOT NULL, report BLOB NOT NULL,"
+        " PRIMARY KEY(sha256, context)) WITHOUT ROWID;"
+        "CREATE TABLE stamps(path TEXT PRIMARY KEY, device INTEGER, inode INTEGER, size INTEGER,"
+        " mtime_ns INTEGER, ctime_ns INTEGER, sha256 TEXT NOT NULL) WITHOUT ROWID;";
+    if (Status made = cache->execute(create.c_str()); !made) return made.error();
+  } else if (*id != application_id) {
+    return Error{ErrorCode::invalid_argument,
+                 "verdict cache " + path + " is a SQLite database but not a picklewall cache; it was left untouched"};
+  } else if (*schema != schema_version) {
+    return Error{ErrorCode::invalid_argument, "verdict cache " + path + " has schema version " + std::to_string(*schema) +
+                                                  ", this picklewall reads version " + std::to_string(schema_version) +
+                                                  "; give another path or delete it"};
+  }
+  if (Status committed = cache->execute("COMMIT"); !committed) return committed.error();
+  // Write-ahead logging (kept in the file once set): readers never wait for the writer, so parallel CI jobs can
+  // share one cache. Switching needs a moment with no other connection; without it the cache still works, with
+  // SQLite's rollback journal, so a busy switch is left to the next run.
+  (void)cache->execute("PRAGMA journal_mode=WAL");
+  return cache;
+}
+
+VerdictCache::~VerdictCache() {
+  (void)flush();
+  sqlite3_close(database_);
+}
+
+Status VerdictCache::execute(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(database_, sql, nullptr, nullptr, &message) == SQLITE_OK) return Ok{};
+  Error failure{ErrorCode::io, std::string("verdict cache: ") + (message != nullptr ? message : "unknown error")};
+  sqlite3_free(message);
+  return failure;
+}
+
+std::optional<std::string> VerdictCache::known_hash(const std::string& path, const FileStamp& stamp) {
+  std::lock_guard lock(mutex_);
+  Statement select(database_, "SELECT device, inode, size, mtime_ns, ctime_ns, sha256 FROM stamps WHERE path = ?");
+  if (!select.ok() || select.text(1, canonical_path(path)).step() != SQLITE_ROW) return std::nullopt;
+  const FileStamp recorded{static_cast<std::uint64_t>(select.column_integer(0)),
+                           static_cast<std::uint64_t>(select.column_integer(1)),
+                           static_cast<std::uint64_t>(select.column_integer(2)), select.column_integer(3),
+                           select.column_integer(4)};
+  if (!(recorded == stamp)) return std::nullopt;
+  std::string sha256 = select.column_text(5);
+  if (sha256.size() != 64) return std::nullopt;
+  return sha256;
+}
+
+std::optional<FileReport> VerdictCache::find(const std::string& sha256) {
+  std::lock_guard lock(mutex_);
+  Statement select(database_, "SELECT report FROM verdicts WHERE sha256 = ? AND context = ?");
+  if (!select.ok() || select.text(1, sha256).text(2, context_).step() != SQLITE_ROW) return std::nullopt;
+  auto report = decode_report(select.column_blob(0));
+  if (report) report->sha256 = sha256;
+  return report;
+}
+
+void VerdictCache::store(const std::string& path, const FileStamp& stamp, const FileReport& report) {
+  std::lock_guard lock(mutex_);
+  if (write_error_) return;
+  if (pending_ == 0) {
+    if (Status begun = execute("BEGIN IMMEDIATE"); !begun) {
+      write_error_ = begun.error();
+      return;
+    }
+  }
+  Statement verdict(database_, "INSERT OR REPLACE INTO verdicts(sha256, context, report) VALUES (?, ?, ?)");
+  bool ok = verdict.ok() && verdict.text(1, report.sha256).text(2, context_).blob(3, encode_report(report)).step() == SQLITE_DONE;
+  const std::int64_t settled_before = now_ns() - stamp_settle_ns;
+  if (ok && stamp.mtime_ns < settled_before && stamp.ctime_ns < settled_before) {
+    Statement remember(database_,
+                       "INSERT OR REPLACE INTO stamps(path, device, inode, size, mtime_ns, ctime_ns, sha256)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)");
+    ok = remember.ok() && remember.text(1, canonical_path(path))
+                              .integer(2, static_cast<std::int64_t>(stamp.device))
+                              .integer(3, static_cast<std::int64_t>(stamp.inode))
+                              .integer(4, static_cast<std::int64_t>(stamp.size))
+                              .integer(5, stamp.mtime_ns)
+                              .integer(6, stamp.ctime_ns)
+                              .text(7, report.sha256)
+                              .step() == SQLITE_DONE;
+  }
+  if (!ok) {
+    write_error_ = Error{ErrorCode::io, std::string("verdict cache: cannot store a verdict: ") + sqlite3_errmsg(database_)};
+    (void)execute("ROLLBACK");
+    pending_ = 0;
+    return;
+  }
+  if (++pending_ >= rows_per_commit) (void)commit_locked();
+}
+
+Status VerdictCache::commit_locked() {
+  if (pending_ == 0) return Ok{};
+  pending_ = 0;
+  if (Status committed = execute("COMMIT"); !committed) {
+    (void)execute("ROLLBACK");
+    write_error_ = committed.error();
+  }
+  if (write_error_) return *write_error_;
+  return Ok{};
+}
+
+Status VerdictCache::flush() {
+  std::lock_guard lock(mutex_);
+  if (Status committed = commit_locked(); !committed) return committed;
+  if (write_error_) return *write_error_;
+  return Ok{};
+}
+
+}  // namespace picklewall::detail

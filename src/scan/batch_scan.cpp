@@ -1,0 +1,136 @@
+#include "picklewall/batch_scan.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <new>
+#include <numeric>
+#include <thread>
+
+#include "cache/verdict_cache.hpp"
+#include "io/sha256.hpp"
+#include "scan/file_walker.hpp"
+
+namespace picklewall {
+namespace {
+
+// A verdict that depends on how busy the machine was is not worth remembering: the next scan may finish.
+bool cacheable(const FileReport& report) {
+  if (report.verdict == Verdict::error || report.sha256.empty()) return false;
+  return std::none_of(report.findings.begin(), report.findings.end(),
+                      [](const Finding& finding) { return finding.rule == "limit.max_seconds_per_file"; });
+}
+
+class Batch {
+ public:
+  Batch(const Scanner& scanner, std::vector<detail::WalkedPath> files, detail::VerdictCache* cache,
+        const BatchOptions& options)
+      : scanner_(scanner), files_(std::move(files)), cache_(cache), options_(options) {
+    result_.reports.resize(files_.size());
+    result_.totals.files_total = files_.size();
+    for (const auto& file : files_) result_.totals.bytes_total += file.size;
+    // Biggest files first, so a multi-GB checkpoint does not start last and leave the other workers idle.
+    order_.resize(files_.size());
+    std::iota(order_.begin(), order_.end(), std::size_t{0});
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](std::size_t a, std::size_t b) { return files_[a].size > files_[b].size; });
+  }
+
+  BatchResult run(unsigned jobs) {
+    if (jobs <= 1) {
+      work();
+    } else {
+      std::vector<std::jthread> workers;
+      for (unsigned i = 0; i < jobs; ++i) workers.emplace_back([this] { work(); });
+    }
+    return std::move(result_);
+  }
+
+ private:
+  void work() {
+    while (true) {
+      const std::size_t next = next_.fetch_add(1);
+      if (next >= order_.size()) return;
+      const std::size_t index = order_[next];
+      bool hit = false;
+      FileReport report = scan_one(files_[index], hit);
+      std::lock_guard lock(progress_mutex_);
+      result_.totals.files_done += 1;
+      result_.totals.bytes_done += files_[index].size;
+      result_.totals.cache_hits += hit ? 1 : 0;
+      result_.reports[index] = std::move(report);
+      if (options_.on_progress) options_.on_progress(result_.totals);
+    }
+  }
+
+  FileReport scan_one(const detail::WalkedPath& file, bool& hit) {
+    if (!file.error.empty()) return unreadable_report(file.path, file.path + ": " + file.error);
+    try {
+      if (cache_ == nullptr) return scanner_.scan_file(file.path);
+      return scan_through_cache(file.path, hit);
+    } catch (const std::bad_alloc&) {
+      // The limits keep a file's working memory bounded; this is the machine itself running out.
+      return unreadable_report(file.path, file.path + ": out of memory while scanning; retry with fewer jobs (-j)");
+    }
+  }
+
+  FileReport scan_through_cache(const std::string& path, bool& hit) {
+    const auto before = detail::stamp_of(path);
+    if (!before) return scanner_.scan_file(path);  // reports why it cannot be read
+    std::optional<std::string> sha256 = cache_->known_hash(path, *before);
+    if (sha256) {
+      if (auto cached = cache_->find(*sha256)) {
+        hit = true;
+        cached->path = path;
+        return std::move(*cached);
+      }
+    } else {
+      sha256 = detail::sha256_file_hex(path);
+      if (sha256->empty()) return scanner_.scan_file(path);
+      if (auto cached = cache_->find(*sha256); cached && detail::stamp_of(path) == before) {
+        hit = true;
+        cached->path = path;
+        cache_->store(path, *before, *cached);  // remember the stamp, so the next run does not hash
+        return std::move(*cached);
+      }
+    }
+    FileReport report = scanner_.scan_file_hashed(path, *sha256);
+    // A file rewritten while it was hashed and scanned may not be what the hash says: report it, store nothing.
+    if (cacheable(report) && detail::stamp_of(path) == before) cache_->store(path, *before, report);
+    return report;
+  }
+
+  const Scanner& scanner_;
+  std::vector<detail::WalkedPath> files_;
+  detail::VerdictCache* cache_;
+  const BatchOptions& options_;
+  std::vector<std::size_t> order_;
+  std::atomic<std::size_t> next_{0};
+  std::mutex progress_mutex_;
+  BatchResult result_;
+};
+
+}  // namespace
+
+Result<BatchResult> scan_batch(const Scanner& scanner, const std::vector<std::string>& paths,
+                               const BatchOptions& options) {
+  std::unique_ptr<detail::VerdictCache> cache;
+  if (!options.cache_path.empty()) {
+    if (!scanner.options().hash_files)
+      return Error{ErrorCode::invalid_argument, "the verdict cache is keyed by content hash, so it needs hashing on"};
+    auto opened = detail::VerdictCache::open(options.cache_path, detail::verdict_context(scanner.options()));
+    if (!opened) return opened.error();
+    cache = std::move(opened.value());
+  }
+  auto files = detail::walk_paths(paths, scanner.options().limits.max_files);
+  unsigned jobs = options.jobs != 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(files.size(), 1)));
+  Batch batch(scanner, std::move(files), cache.get(), options);
+  BatchResult result = batch.run(jobs);
+  if (cache) {
+    if (Status flushed = cache->flush(); !flushed) result.cache_error = flushed.error().message;
+  }
+  return result;
+}
+
+}  // namespace picklewall
