@@ -82,6 +82,9 @@ class FileScan {
   std::string process(const WorkItem& item) {
     const ContentKind kind = detail::sniff(item.bytes);
     if (item.member.empty() && kind != ContentKind::zip) check_zip_polyglot(item.bytes);
+    if (!item.tensor_record && could_be_safetensors_length(kind)) {
+      if (auto check = detail::check_safetensors(item.bytes); check.valid) return scan_safetensors_lookalike(item, kind, check);
+    }
     if (item.tensor_record) {
       // Sniffing a record of a cached checkpoint maps a whole large folio: release them now and then, so memory
       // does not grow with the number of records.
@@ -128,16 +131,9 @@ class FileScan {
         return scan_compressed(item, kind);
       case ContentKind::tar: case ContentKind::seven_zip:
         return scan_archive(item, kind);
-      case ContentKind::safetensors: {
-        const auto check = detail::check_safetensors(item.bytes);
-        if (check.valid)
-          add("format.data-only", Severity::info, item.member, 0,
-              "safetensors with " + std::to_string(check.tensors) + " tensor(s), valid by the reference reader's rules; loading it runs no code");
-        else
-          add("safetensors.invalid", Severity::suspicious, item.member, 0,
-              "safetensors that the reference reader refuses (" + check.error_name + "): " + check.message);
+      case ContentKind::safetensors:
+        report_safetensors(item, detail::check_safetensors(item.bytes));
         return "safetensors";
-      }
       case ContentKind::onnx:
         add("format.data-only", Severity::info, item.member, 0,
             "ONNX model: an operator graph and tensors, no pickles and no Python code");
@@ -167,6 +163,54 @@ class FileScan {
                 " content is not unpacked by this version, so pickles inside it could not be checked");
         return std::string(detail::to_string(kind));
     }
+  }
+
+  void report_safetensors(const WorkItem& item, const detail::SafetensorsCheck& check) {
+    if (check.valid)
+      add("format.data-only", Severity::info, item.member, 0,
+          "safetensors with " + std::to_string(check.tensors) + " tensor(s), valid by the reference reader's rules; loading it runs no code");
+    else
+      add("safetensors.invalid", Severity::suspicious, item.member, 0,
+          "safetensors that the reference reader refuses (" + check.error_name + "): " + check.message);
+  }
+
+  // A safetensors file starts with its header length, 8 little-endian bytes: lengths such as 128 (80 00) or 376
+  // (78 01) read as a pickle's PROTO or a zlib header.
+  static bool could_be_safetensors_length(ContentKind kind) {
+    return kind == ContentKind::pickle_with_proto || kind == ContentKind::zlib || kind == ContentKind::gzip ||
+           kind == ContentKind::lzma;
+  }
+
+  // A file the reference safetensors reader accepts whose first bytes also look like a pickle or a compressed
+  // stream. Usually that is the length's coincidence, and the other reading dies within the length field. When
+  // it does not (a pickle that runs past the first 8 bytes, a stream that inflates), the file is a polyglot:
+  // safetensors to one loader, code to another, and that other reading is scanned too.
+  std::string scan_safetensors_lookalike(const WorkItem& item, ContentKind kind, const detail::SafetensorsCheck& check) {
+    report_safetensors(item, check);
+    constexpr std::uint64_t length_field = 8;
+    if (kind == ContentKind::pickle_with_proto) {
+      auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 1);
+      const auto& first = stream.pickles.front();
+      const std::uint64_t reached = first.stopped ? first.end : (first.failure ? first.failure->offset : 0);
+      if (reached <= length_field) return "safetensors";
+      add("polyglot.safetensors-pickle", Severity::suspicious, item.member, 0,
+          "valid safetensors that is also read as a pickle past its length field: renamed to a pickle file, it runs "
+          "what is scanned below; nothing legitimate writes this");
+      analyze(stream, item.bytes, item.member, {});
+      return "safetensors";
+    }
+    Limits limits;
+    if (!decompression_budget(item.member, limits)) return "safetensors";
+    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, limits)
+                                              : detail::decompress_stream(item.bytes, limits);
+    if (!contents || !contents.value().error.empty() || contents.value().members.empty() ||
+        contents.value().members.front().data.empty())
+      return "safetensors";
+    add("polyglot.safetensors-compressed", Severity::suspicious, item.member, 0,
+        "valid safetensors that also decompresses as " + std::string(detail::to_string(kind)) +
+            " (as joblib.load would): its contents are scanned below; nothing legitimate writes this");
+    queue_contents(item, std::move(contents.value()), std::string(detail::to_string(kind)));
+    return "safetensors";
   }
 
   void analyze(const detail::PickleStream& stream, std::span<const std::uint8_t> bytes, const std::string& member,
