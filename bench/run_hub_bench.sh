@@ -10,5 +10,7 @@ python3 bench/hub/make_corpus.py bench/out/hub_corpus
 if [ ! -x bench/out/peers/bin/python ]; then
   python3 -m venv bench/out/peers
 fi
-bench/out/peers/bin/pip install --quiet --disable-pip-version-check picklescan modelscan fickling modelaudit
+# py7zr: picklescan's optional dependency for 7z archives (without it picklescan aborts the whole folder at the
+# first .7z file).
+bench/out/peers/bin/pip install --quiet --disable-pip-version-check picklescan modelscan fickling modelaudit py7zr
 python3 bench/hub/run_tools.py bench/out/hub_corpus build/picklewall bench/out/peers/bin "$@"

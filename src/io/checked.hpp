@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 
@@ -36,6 +37,15 @@ inline std::optional<std::uint64_t> checked_mul(std::uint64_t a, std::uint64_t b
 inline std::uint64_t load_le(const std::uint8_t* p, int width) {
   std::uint64_t value = 0;
   for (int i = width - 1; i >= 0; --i) value = (value << 8) | p[i];
+  return value;
+}
+
+// An IEEE 754 double stored big-endian (pickle's BINFLOAT).
+inline double load_be_double(const std::uint8_t* p) {
+  std::uint64_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
+  double value;
+  std::memcpy(&value, &bits, sizeof value);
   return value;
 }
 

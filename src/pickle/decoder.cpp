@@ -122,9 +122,7 @@ Status Decoder::decode_full(Instruction& out) {
     }
     case ArgumentKind::float8_be: {
       if (!fixed(8)) return truncated(info.name.data(), 8);
-      std::uint64_t bits = 0;
-      for (int i = 0; i < 8; ++i) bits = (bits << 8) | p[i];
-      std::memcpy(&out.real, &bits, sizeof bits);
+      out.real = load_be_double(p);
       break;
     }
     case ArgumentKind::decimal_line: {

@@ -56,9 +56,7 @@ class Decoder {
           break;
         case ArgumentKind::float8_be: {
           if (position_ + 9 > input_.size()) return next_slow(out);
-          std::uint64_t bits = 0;
-          for (int i = 1; i <= 8; ++i) bits = (bits << 8) | p[i];
-          std::memcpy(&out.real, &bits, sizeof bits);
+          out.real = load_be_double(p + 1);
           width = 8;
           break;
         }

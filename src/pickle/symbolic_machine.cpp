@@ -1,9 +1,11 @@
 #include "pickle/symbolic_machine.hpp"
 
+#include <algorithm>
 #include <string_view>
 #include <unordered_map>
 
 #include "pickle/decoder.hpp"
+#include "pickle/flat_array.hpp"
 #include "pickle/joblib_layout.hpp"
 #include "pickle/python2_names.hpp"
 
@@ -78,6 +80,10 @@ class Machine {
         }
         next_check = std::min(limits_.max_opcodes, program_.opcode_count + clock_check_interval);
       }
+      if (const Fast fast = execute_fast(); fast != Fast::not_taken) {
+        if (fast == Fast::failed) break;
+        continue;
+      }
       if (!decoder_.next(instruction)) {
         const Error& error = decoder_.error();
         fail(error.code, error.message, decoder_.position());
@@ -109,27 +115,35 @@ class Machine {
   }
   std::uint64_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
 
-  void fail(ErrorCode code, std::string message, std::uint64_t offset) {
+  // Failures are rare and build messages: kept out of line (cold), so the per-opcode paths that check for them
+  // stay small enough to inline into the dispatch loop.
+  [[gnu::cold, gnu::noinline]] void fail(ErrorCode code, std::string message, std::uint64_t offset) {
     if (!program_.failure) program_.failure = PickleFailure{code, std::move(message), offset, {}};
   }
-  bool fail_limit(const char* limit, std::string message) {
+  [[gnu::cold, gnu::noinline]] bool fail_limit(const char* limit, std::string message) {
     if (!program_.failure)
       program_.failure = PickleFailure{ErrorCode::limit_exceeded, std::move(message), current_offset_, limit};
     return false;
   }
-  bool fail_at(std::string message) {
+  [[gnu::cold, gnu::noinline]] bool fail_at(std::string message) {
     fail(ErrorCode::malformed, std::move(message) + " at offset " + std::to_string(current_offset_), current_offset_);
     return false;
   }
-  bool underflow() { return fail_at("unpickling stack underflow"); }
+  [[gnu::cold, gnu::noinline]] bool underflow() { return fail_at("unpickling stack underflow"); }
+  [[gnu::cold, gnu::noinline]] bool stack_limit() {
+    return fail_limit("max_stack_depth", "VM stack deeper than " + std::to_string(limits_.max_stack_depth));
+  }
+  [[gnu::cold, gnu::noinline]] bool graph_limit() {
+    return fail_limit("max_graph_nodes", "object graph larger than " + std::to_string(limits_.max_graph_nodes) + " nodes");
+  }
 
-  bool push(Value value) {
-    if (stack_.size() >= limits_.max_stack_depth)
-      return fail_limit("max_stack_depth", "VM stack deeper than " + std::to_string(limits_.max_stack_depth));
+  [[gnu::always_inline]] bool push(Value value) {
+    if (stack_.size() >= limits_.max_stack_depth) [[unlikely]]
+      return stack_limit();
     stack_.push_back(value);
     return true;
   }
-  bool pop(Value& out) {
+  [[gnu::always_inline]] bool pop(Value& out) {
     if (stack_.size() <= fence()) return underflow();
     out = stack_.back();
     stack_.pop_back();
@@ -143,9 +157,9 @@ class Machine {
     return true;
   }
 
-  bool new_node(NodeKind kind, std::uint32_t index, NodeId& id) {
-    if (graph().node_count() >= limits_.max_graph_nodes)
-      return fail_limit("max_graph_nodes", "object graph larger than " + std::to_string(limits_.max_graph_nodes) + " nodes");
+  [[gnu::always_inline]] bool new_node(NodeKind kind, std::uint32_t index, NodeId& id) {
+    if (graph().node_count() >= limits_.max_graph_nodes) [[unlikely]]
+      return graph_limit();
     id = graph().add_node(kind, index);
     return true;
   }
@@ -164,22 +178,28 @@ class Machine {
     return push(Value::make_node(id));
   }
   bool append_children(NodeId id, std::size_t from, std::size_t to) {
-    const std::uint32_t container = graph().node(id).index;
-    std::vector<Value>* kids = graph().kept_children(container);
+    const Node node = graph().node(id);
+    // Scan mode keeps no items of lists, dicts and sets, and scalars do not deepen a container: the common case
+    // (a record of numbers and strings) needs neither the container's record nor any graph write.
+    const bool keeps_items = program_.graph.detail() == GraphDetail::full || node.kind == NodeKind::tuple;
+    std::uint32_t deepest = 0;
+    for (std::size_t i = from; i < to; ++i)
+      if (stack_[i].is_node()) deepest = std::max(deepest, graph().depth_of(stack_[i]));
+    if (!keeps_items && deepest == 0) return true;
+    const std::uint32_t container = node.index;
     std::uint32_t& depth = graph().depth(container);
+    if (deepest + 1 > depth) {
+      depth = deepest + 1;
+      if (depth > limits_.max_nesting_depth)
+        return fail_limit("max_nesting_depth", "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
+    }
+    std::vector<Value>* kids = graph().kept_children(container);
+    if (kids == nullptr) return true;
     for (std::size_t i = from; i < to; ++i) {
-      const std::uint32_t child_depth = graph().depth_of(stack_[i]);
-      if (child_depth + 1 > depth) {
-        depth = child_depth + 1;
-        if (depth > limits_.max_nesting_depth)
-          return fail_limit("max_nesting_depth",
-                            "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
-      }
-      // Not kept: items of lists/dicts/sets in scan mode, scalars past the per-container cap, anything past the
-      // graph-wide budget. None of them can call or import anything.
-      const bool keep = kids != nullptr && container_items_ < limits_.max_container_items &&
-                        (stack_[i].is_node() || kids->size() < scalars_kept_per_container);
-      if (!keep) continue;
+      // Not kept: scalars past the per-container cap, anything past the graph-wide budget. None of them can call
+      // or import anything.
+      if (container_items_ >= limits_.max_container_items) break;
+      if (!stack_[i].is_node() && kids->size() >= scalars_kept_per_container) continue;
       ++container_items_;
       kids->push_back(stack_[i]);
     }
@@ -273,15 +293,18 @@ class Machine {
     }
   }
 
-  bool memo_put(std::uint64_t key) {
-    if (stack_.size() <= fence()) return underflow();
-    Value value = stack_.back();
+  [[gnu::always_inline]] bool memo_put(std::uint64_t key) {
+    if (stack_.size() <= fence()) [[unlikely]] return underflow();
     // The common case by far: the next key in order (MEMOIZE, or BINPUT as real picklers number them).
-    if (key == memo_dense_.size() && memo_entries_ < limits_.max_memo_entries) {
-      memo_dense_.push_back(value);
+    if (key == memo_dense_.size() && memo_entries_ < limits_.max_memo_entries) [[likely]] {
+      memo_dense_.push_back(stack_.back());
       ++memo_entries_;
       return true;
     }
+    return memo_put_slow(key);
+  }
+  [[gnu::noinline]] bool memo_put_slow(std::uint64_t key) {
+    Value value = stack_.back();
     Value* slot = nullptr;
     // Dense only while keys stay near the number of entries (as real picklers number them). Bounding by the
     // array's own size would let keys that double each time grow it geometrically: 30 PUTs, 64 GB.
@@ -306,13 +329,110 @@ class Machine {
   void note_overwrite() {
     if (program_.memo_overwrites++ == 0) program_.first_memo_overwrite_offset = current_offset_;
   }
-  bool memo_get(std::uint64_t key) {
-    if (key < memo_dense_.size() && memo_dense_[key].kind != ValueKind::unset) return push(memo_dense_[key]);
+  [[gnu::always_inline]] bool memo_get(std::uint64_t key) {
+    if (key < memo_dense_.size() && memo_dense_[key].kind != ValueKind::unset) [[likely]] return push(memo_dense_[key]);
+    return memo_get_slow(key);
+  }
+  [[gnu::noinline]] bool memo_get_slow(std::uint64_t key) {
     if (auto it = memo_sparse_.find(key); it != memo_sparse_.end()) return push(it->second);
     return fail_at("memo value not found at index " + std::to_string(key));
   }
 
-  bool execute(const Instruction& in) {
+  bool push_mark() {
+    if (marks_.size() >= limits_.max_marks) [[unlikely]]
+      return fail_limit("max_marks", "more than " + std::to_string(limits_.max_marks) + " open MARKs");
+    marks_.push_back(stack_.size());
+    return true;
+  }
+  bool push_small_tuple(Opcode opcode) {  // TUPLE1, TUPLE2, TUPLE3
+    const std::size_t count = static_cast<std::size_t>(opcode) - static_cast<std::size_t>(Opcode::TUPLE1) + 1;
+    if (stack_.size() < count || stack_.size() - count < fence()) return underflow();
+    return push_container(NodeKind::tuple, stack_.size() - count);
+  }
+  bool append() {
+    if (stack_.size() < 2 || stack_.size() - 1 <= fence()) return underflow();
+    return mutate(stack_.size() - 2, stack_.size() - 1, NodeKind::list);
+  }
+  bool appends() {
+    std::size_t mark = 0;
+    if (!pop_mark(mark)) return false;
+    if (mark > stack_.size() || mark <= fence()) return underflow();
+    if (mark == stack_.size()) return true;
+    return mutate(mark - 1, mark, NodeKind::list);
+  }
+  bool setitem() {
+    if (stack_.size() < 3 || stack_.size() - 2 <= fence()) return underflow();
+    return mutate(stack_.size() - 3, stack_.size() - 2, NodeKind::dict);
+  }
+  bool setitems() {
+    std::size_t mark = 0;
+    if (!pop_mark(mark)) return false;
+    if (mark > stack_.size() || mark <= fence()) return underflow();
+    if (mark == stack_.size()) return true;
+    if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for SETITEMS");
+    return mutate(mark - 1, mark, NodeKind::dict);
+  }
+
+  enum class Fast { done, failed, not_taken };
+
+  // The opcodes that make up most of a data pickle, dispatched once, straight from the bytes, into the same
+  // helpers execute() uses: the general path decodes into an Instruction and dispatches a second time, which
+  // was a third of a scan of an opcode-dense pickle. Anything else, and anything near the end of the input or
+  // not well-formed, takes the general path, which reports it exactly.
+  [[gnu::always_inline]] Fast execute_fast() {
+    const std::span<const std::uint8_t> input = decoder_.input();
+    const std::uint64_t at = decoder_.position();
+    constexpr std::uint64_t longest_fixed_argument = 9;  // BINFLOAT
+    if (at >= input.size() || input.size() - at <= longest_fixed_argument) return Fast::not_taken;
+    const std::uint8_t* p = input.data() + at;
+    const auto opcode = static_cast<Opcode>(p[0]);
+    std::uint64_t width = 1;
+    bool ok = false;
+    current_offset_ = at;
+    current_opcode_ = opcode;
+    switch (opcode) {
+      case Opcode::MEMOIZE: ok = memo_put(memo_entries_); break;
+      case Opcode::BINPUT: width = 2; ok = memo_put(p[1]); break;
+      case Opcode::LONG_BINPUT: width = 5; ok = memo_put(load_le(p + 1, 4)); break;
+      case Opcode::BINGET: width = 2; ok = memo_get(p[1]); break;
+      case Opcode::LONG_BINGET: width = 5; ok = memo_get(load_le(p + 1, 4)); break;
+      case Opcode::BININT1: width = 2; ok = push(Value::make_int(p[1])); break;
+      case Opcode::BININT2: width = 3; ok = push(Value::make_int(static_cast<std::int64_t>(load_le(p + 1, 2)))); break;
+      case Opcode::BININT:
+        width = 5;
+        ok = push(Value::make_int(static_cast<std::int32_t>(static_cast<std::uint32_t>(load_le(p + 1, 4)))));
+        break;
+      case Opcode::BINFLOAT: width = 9; ok = push(Value::make_real(load_be_double(p + 1))); break;
+      case Opcode::SHORT_BINUNICODE: case Opcode::SHORT_BINBYTES: {
+        const std::uint64_t length = p[1];
+        if (input.size() - at < 2 + length) return Fast::not_taken;
+        const std::string_view text(reinterpret_cast<const char*>(p + 2), length);
+        const bool unicode = opcode == Opcode::SHORT_BINUNICODE;
+        if (unicode && !is_valid_utf8(text, true)) return Fast::not_taken;
+        width = 2 + length;
+        ok = push(graph().text_value(unicode ? ValueKind::text : ValueKind::bytes, text, false));
+        break;
+      }
+      case Opcode::MARK: ok = push_mark(); break;
+      case Opcode::NONE: ok = push(Value::make_none()); break;
+      case Opcode::NEWTRUE: ok = push(Value::make_bool(true)); break;
+      case Opcode::NEWFALSE: ok = push(Value::make_bool(false)); break;
+      case Opcode::EMPTY_TUPLE: ok = push_container(NodeKind::tuple, stack_.size()); break;
+      case Opcode::EMPTY_LIST: ok = push_container(NodeKind::list, stack_.size()); break;
+      case Opcode::EMPTY_DICT: ok = push_container(NodeKind::dict, stack_.size()); break;
+      case Opcode::TUPLE1: case Opcode::TUPLE2: case Opcode::TUPLE3: ok = push_small_tuple(opcode); break;
+      case Opcode::APPEND: ok = append(); break;
+      case Opcode::APPENDS: ok = appends(); break;
+      case Opcode::SETITEM: ok = setitem(); break;
+      case Opcode::SETITEMS: ok = setitems(); break;
+      default: return Fast::not_taken;
+    }
+    decoder_.seek(at + width);
+    ++program_.opcode_count;
+    return ok ? Fast::done : Fast::failed;
+  }
+
+  [[gnu::always_inline]] bool execute(const Instruction& in) {
     current_offset_ = in.offset;
     current_opcode_ = in.opcode;
     Value a, b, c;
@@ -333,10 +453,7 @@ class Machine {
         for (std::size_t i = 0; i < stack_.size() && i < 8; ++i) program_.leftover_values.push_back(stack_[i]);
         return true;
       case Opcode::MARK:
-        if (marks_.size() >= limits_.max_marks)
-          return fail_limit("max_marks", "more than " + std::to_string(limits_.max_marks) + " open MARKs");
-        marks_.push_back(stack_.size());
-        return true;
+        return push_mark();
       case Opcode::POP:
         // _pickle.c: a MARK sitting on top of the stack is popped instead of an object.
         if (!marks_.empty() && marks_.back() == stack_.size()) {
@@ -378,11 +495,8 @@ class Machine {
       case Opcode::EMPTY_LIST: return push_container(NodeKind::list, stack_.size());
       case Opcode::EMPTY_DICT: return push_container(NodeKind::dict, stack_.size());
       case Opcode::EMPTY_SET: return push_container(NodeKind::set, stack_.size());
-      case Opcode::TUPLE1: case Opcode::TUPLE2: case Opcode::TUPLE3: {
-        std::size_t count = static_cast<std::size_t>(in.opcode) - static_cast<std::size_t>(Opcode::TUPLE1) + 1;
-        if (stack_.size() < count || stack_.size() - count < fence()) return underflow();
-        return push_container(NodeKind::tuple, stack_.size() - count);
-      }
+      case Opcode::TUPLE1: case Opcode::TUPLE2: case Opcode::TUPLE3:
+        return push_small_tuple(in.opcode);
       case Opcode::TUPLE:
         return pop_mark(mark) && push_container(NodeKind::tuple, mark);
       case Opcode::LIST:
@@ -393,23 +507,10 @@ class Machine {
         if (!pop_mark(mark)) return false;
         if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for DICT");
         return push_container(NodeKind::dict, mark);
-      case Opcode::APPEND:
-        if (stack_.size() < 2 || stack_.size() - 1 <= fence()) return underflow();
-        return mutate(stack_.size() - 2, stack_.size() - 1, NodeKind::list);
-      case Opcode::APPENDS:
-        if (!pop_mark(mark)) return false;
-        if (mark > stack_.size() || mark <= fence()) return underflow();
-        if (mark == stack_.size()) return true;
-        return mutate(mark - 1, mark, NodeKind::list);
-      case Opcode::SETITEM:
-        if (stack_.size() < 3 || stack_.size() - 2 <= fence()) return underflow();
-        return mutate(stack_.size() - 3, stack_.size() - 2, NodeKind::dict);
-      case Opcode::SETITEMS:
-        if (!pop_mark(mark)) return false;
-        if (mark > stack_.size() || mark <= fence()) return underflow();
-        if (mark == stack_.size()) return true;
-        if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for SETITEMS");
-        return mutate(mark - 1, mark, NodeKind::dict);
+      case Opcode::APPEND: return append();
+      case Opcode::APPENDS: return appends();
+      case Opcode::SETITEM: return setitem();
+      case Opcode::SETITEMS: return setitems();
       case Opcode::ADDITEMS:
         if (!pop_mark(mark)) return false;
         if (mark > stack_.size() || mark <= fence()) return underflow();
@@ -550,9 +651,9 @@ class Machine {
   std::chrono::steady_clock::time_point deadline_;
   MachineOptions options_;
   PickleProgram program_;
-  BigArray<Value> stack_;
+  FlatArray<Value> stack_;
   std::vector<std::size_t> marks_;
-  BigArray<Value> memo_dense_;  // small keys, as real picklers write them; free slots hold `unset_`
+  FlatArray<Value> memo_dense_;  // small keys, as real picklers write them; free slots hold `unset_`
   const Value unset_ = Value::make_unset();
   std::unordered_map<std::uint64_t, Value> memo_sparse_;
   std::uint64_t memo_entries_ = 0;
