@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "pickle/decoder.hpp"
+#include "io/page_release.hpp"
 #include "pickle/flat_array.hpp"
 #include "pickle/joblib_layout.hpp"
 #include "pickle/python2_names.hpp"
@@ -78,6 +79,7 @@ class Machine {
                                                 std::to_string(limits_.max_memory_per_file) + " bytes");
           break;
         }
+        if (options_.release_consumed_input) release_consumed_input();
         next_check = std::min(limits_.max_opcodes, program_.opcode_count + clock_check_interval);
       }
       if (const Fast fast = execute_fast(); fast != Fast::not_taken) {
@@ -103,6 +105,14 @@ class Machine {
 
  private:
   ObjectGraph& graph() { return program_.graph; }
+
+  void release_consumed_input() {
+    constexpr std::uint64_t release_step = 32ull << 20;
+    const std::uint64_t at = decoder_.position();
+    if (at < released_up_to_ + release_step || at > decoder_.input().size()) return;
+    release_mapped_pages(decoder_.input().subspan(released_up_to_, at - released_up_to_));
+    released_up_to_ = at;
+  }
 
   // What this file holds in pickle machines right now: earlier pickles of the stream, this one's graph, memo and
   // stack (by element counts, so reserved but untouched address space does not count), and nested pickles.
@@ -621,7 +631,8 @@ class Machine {
     if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
     if (layout.value().has_object) {
       PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, deadline_,
-                                        MachineOptions{options_.detail, false, memory_in_use()});
+                                        MachineOptions{options_.detail, false, memory_in_use(),
+                                                       options_.release_consumed_input});
       const bool stopped = nested.stopped;
       const std::uint64_t end = nested.end;
       program_.nested.push_back(std::move(nested));
@@ -660,6 +671,7 @@ class Machine {
   std::uint64_t container_items_ = 0;
   std::uint64_t current_offset_ = 0;
   Opcode current_opcode_ = Opcode::STOP;
+  std::uint64_t released_up_to_ = 0;  // input pages before this offset were released (release_consumed_input)
 };
 
 }  // namespace

@@ -67,6 +67,10 @@ struct MachineOptions {
   // Bytes already held for this file by earlier pickles of the same stream: they count against
   // Limits::max_memory_per_file too.
   std::uint64_t memory_in_use = 0;
+  // The input is a read-only file mapping: pages already decoded are dropped from this process as the machine
+  // moves on (they stay in the page cache and fault back if a string is looked at again), so resident memory
+  // follows the machine's budget rather than the size of the pickle.
+  bool release_consumed_input = false;
 };
 
 // Runs from `start` until STOP, an error, or a limit. `deadline` bounds wall time for the whole file.

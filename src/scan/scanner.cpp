@@ -111,7 +111,7 @@ class FileScan {
         return scan_zip(item);
       case ContentKind::other: {
         // Protocol 0/1 pickles have no magic: try, and call it a pickle only on evidence.
-        auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
+        auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, machine_options(item));
         if (!stream.pickles.empty() && detail::looks_like_pickle(stream.pickles.front(), item.bytes)) {
           analyze(stream, item.bytes, item.member, {});
           return "pickle";
@@ -222,8 +222,16 @@ class FileScan {
     detail::list_globals(stream, *globals_);
   }
 
+  // Scan-mode machine options for bytes of this item: consumed pages released when they are the file's mapping.
+  detail::MachineOptions machine_options(const WorkItem& item, detail::GraphDetail detail = detail::GraphDetail::effects,
+                                         bool joblib_arrays = false) const {
+    detail::MachineOptions options{detail, joblib_arrays};
+    options.release_consumed_input = file_mapped(item.bytes);
+    return options;
+  }
+
   std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected) {
-    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_);
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, machine_options(item));
     // A joblib file reads as a pickle up to its first raw array; seeing the wrapper class, read it again the
     // way joblib.load does. (Searching the bytes for the name instead would touch every page of a big file.)
     if (names_joblib_wrapper(stream)) return scan_joblib(item);
@@ -245,7 +253,7 @@ class FileScan {
 
   std::string scan_joblib(const WorkItem& item) {
     // Full graph: the wrapper's BUILD state says how many raw array bytes follow it in the stream.
-    const detail::MachineOptions options{detail::GraphDetail::full, true};
+    const detail::MachineOptions options = machine_options(item, detail::GraphDetail::full, true);
     analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, options), item.bytes,
             item.member, {}, true);
     return "joblib";
