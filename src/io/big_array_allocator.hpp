@@ -12,17 +12,15 @@
 
 namespace picklewall::detail {
 
-// Big blocks a thread freed, kept for its next pickle. Fresh anonymous memory is zeroed by the kernel on first
-// touch, which was a fifth of the time of a scan of an opcode-dense pickle; a batch worker scanning file after
-// file reuses the pages instead. What stays resident is what the thread's previous pickles touched, which the
-// memory budget (Limits::max_memory_per_file) bounds. Big blocks are mapped in power-of-two sizes, so a kept
-// block serves any later request of its size class.
+// Big blocks a thread freed, kept for its next pickle while a BigArrayReuse scope is open on that thread (a batch
+// worker scanning file after file). Fresh anonymous memory is zeroed by the kernel on first touch, which was a
+// fifth of the time of a scan of an opcode-dense pickle; reused blocks skip that. What stays resident is what
+// the thread's previous pickles touched, which the memory budget (Limits::max_memory_per_file) bounds, and only
+// until the scope closes: a caller's own thread (a Python program calling scan) keeps nothing afterwards.
+// Big blocks are mapped in power-of-two sizes, so a kept block serves any later request of its size class.
 class FreedBlocks {
  public:
-  ~FreedBlocks() {
-    for (const Block& block : blocks_)
-      if (block.address != nullptr) ::munmap(block.address, block.bytes);
-  }
+  ~FreedBlocks() { release_all(); }
   // A kept block of exactly `bytes` (a size class), removed from the cache; nullptr when there is none.
   void* take(std::size_t bytes) {
     for (Block& block : blocks_) {
@@ -33,26 +31,51 @@ class FreedBlocks {
     }
     return nullptr;
   }
-  // Keeps the block; when full, unmaps the oldest kept one to make room.
-  void keep(void* address, std::size_t bytes) {
+  // Keeps the block while reuse is on (when full, unmapping the oldest kept one to make room); unmaps it
+  // otherwise.
+  void give_back(void* address, std::size_t bytes) {
+    if (reuse_scopes_ == 0) {
+      ::munmap(address, bytes);
+      return;
+    }
     Block& slot = blocks_[next_++ % blocks_.size()];
     if (slot.address != nullptr) ::munmap(slot.address, slot.bytes);
     slot = Block{address, bytes};
   }
+  void open_scope() { ++reuse_scopes_; }
+  void close_scope() {
+    if (--reuse_scopes_ == 0) release_all();
+  }
 
  private:
+  void release_all() {
+    for (Block& block : blocks_) {
+      if (block.address != nullptr) ::munmap(block.address, block.bytes);
+      block = Block{};
+    }
+  }
   struct Block {
     void* address = nullptr;
     std::size_t bytes = 0;
   };
   std::array<Block, 6> blocks_{};  // the arrays of one pickle machine, with room to spare
   std::size_t next_ = 0;
+  int reuse_scopes_ = 0;
 };
 
 inline FreedBlocks& freed_blocks() {
   thread_local FreedBlocks blocks;
   return blocks;
 }
+
+// While one is alive, big arrays freed on this thread are kept for the next pickle scanned on it.
+class BigArrayReuse {
+ public:
+  BigArrayReuse() { freed_blocks().open_scope(); }
+  ~BigArrayReuse() { freed_blocks().close_scope(); }
+  BigArrayReuse(const BigArrayReuse&) = delete;
+  BigArrayReuse& operator=(const BigArrayReuse&) = delete;
+};
 
 template <class T>
 class BigArrayAllocator {
@@ -83,7 +106,7 @@ class BigArrayAllocator {
   void deallocate(T* block, std::size_t count) noexcept {
     const std::size_t bytes = count * sizeof(T);
     if (bytes < mmap_threshold) std::free(block);
-    else freed_blocks().keep(block, size_class(bytes));
+    else freed_blocks().give_back(block, size_class(bytes));
   }
 
   template <class U>

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cache/verdict_cache.hpp"
+#include "io/big_array_allocator.hpp"
 #include "io/sha256.hpp"
 #include "scan/file_walker.hpp"
 
@@ -48,6 +49,7 @@ class Batch {
 
  private:
   void work() {
+    const detail::BigArrayReuse reuse;  // this worker's next file reuses the pages of the previous one
     while (true) {
       const std::size_t next = next_.fetch_add(1);
       if (next >= order_.size()) return;
