@@ -363,24 +363,18 @@ class Machine {
     if (stack_.size() < 2 || stack_.size() - 1 <= fence()) return underflow();
     return mutate(stack_.size() - 2, stack_.size() - 1, NodeKind::list);
   }
-  bool appends() {
-    std::size_t mark = 0;
-    if (!pop_mark(mark)) return false;
-    if (mark > stack_.size() || mark <= fence()) return underflow();
-    if (mark == stack_.size()) return true;
-    return mutate(mark - 1, mark, NodeKind::list);
-  }
   bool setitem() {
     if (stack_.size() < 3 || stack_.size() - 2 <= fence()) return underflow();
     return mutate(stack_.size() - 3, stack_.size() - 2, NodeKind::dict);
   }
-  bool setitems() {
+  // APPENDS (list), SETITEMS (dict), ADDITEMS (set): the items since the last MARK go into the object below it.
+  bool mutate_marked(NodeKind plain_kind) {
     std::size_t mark = 0;
     if (!pop_mark(mark)) return false;
     if (mark > stack_.size() || mark <= fence()) return underflow();
     if (mark == stack_.size()) return true;
-    if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for SETITEMS");
-    return mutate(mark - 1, mark, NodeKind::dict);
+    if (plain_kind == NodeKind::dict && (stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for SETITEMS");
+    return mutate(mark - 1, mark, plain_kind);
   }
 
   enum class Fast { done, failed, not_taken };
@@ -432,9 +426,9 @@ class Machine {
       case Opcode::EMPTY_DICT: ok = push_container(NodeKind::dict, stack_.size()); break;
       case Opcode::TUPLE1: case Opcode::TUPLE2: case Opcode::TUPLE3: ok = push_small_tuple(opcode); break;
       case Opcode::APPEND: ok = append(); break;
-      case Opcode::APPENDS: ok = appends(); break;
+      case Opcode::APPENDS: ok = mutate_marked(NodeKind::list); break;
       case Opcode::SETITEM: ok = setitem(); break;
-      case Opcode::SETITEMS: ok = setitems(); break;
+      case Opcode::SETITEMS: ok = mutate_marked(NodeKind::dict); break;
       default: return Fast::not_taken;
     }
     decoder_.seek(at + width);
@@ -518,14 +512,10 @@ class Machine {
         if ((stack_.size() - mark) % 2 != 0) return fail_at("odd number of items for DICT");
         return push_container(NodeKind::dict, mark);
       case Opcode::APPEND: return append();
-      case Opcode::APPENDS: return appends();
+      case Opcode::APPENDS: return mutate_marked(NodeKind::list);
       case Opcode::SETITEM: return setitem();
-      case Opcode::SETITEMS: return setitems();
-      case Opcode::ADDITEMS:
-        if (!pop_mark(mark)) return false;
-        if (mark > stack_.size() || mark <= fence()) return underflow();
-        if (mark == stack_.size()) return true;
-        return mutate(mark - 1, mark, NodeKind::set);
+      case Opcode::SETITEMS: return mutate_marked(NodeKind::dict);
+      case Opcode::ADDITEMS: return mutate_marked(NodeKind::set);
       case Opcode::PUT: case Opcode::BINPUT: case Opcode::LONG_BINPUT:
         return memo_put(static_cast<std::uint64_t>(in.integer.value));
       case Opcode::MEMOIZE:
