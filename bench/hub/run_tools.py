@@ -5,8 +5,8 @@ Usage: run_tools.py CORPUS_DIR PICKLEWALL_BINARY PEERS_VENV_BIN [--timeout SECON
 
 Every run is the tool's own command over the whole folder, as a user runs it (fickling has no folder mode, so
 its Python API is called once per file in one process, which spares it a start-up per file). Wall time and peak
-RSS come from GNU time. The page cache is warm for every run (the corpus was just written or read, and it fits in
-memory), so the figures compare the tools' work, not the disk.
+RSS come from GNU time. Every file is read once before the first run, so the page cache is warm for every run
+(the corpus fits in memory) and the figures compare the tools' work, not the disk.
 """
 import json
 import os
@@ -50,6 +50,10 @@ def main() -> None:
     files = sorted(p for p in corpus.rglob("*") if p.is_file())
     total_bytes = sum(p.stat().st_size for p in files)
     file_list = "\n".join(map(str, files)) + "\n"
+    for path in files:  # warm the page cache: every tool then reads from memory
+        with open(path, "rb") as handle:
+            while handle.read(16 << 20):
+                pass
     cache = Path(tempfile.mkdtemp()) / "verdicts.sqlite"
     runs = [
         ("picklewall -j 1", [picklewall, "scan", "-f", "json", "-j", "1", str(corpus)]),
