@@ -1,7 +1,6 @@
 #include "cache/verdict_cache.hpp"
 
 #include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <cstring>
@@ -127,18 +126,6 @@ std::int64_t now_ns() {
 
 }  // namespace
 
-std::optional<FileStamp> stamp_of(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return std::nullopt;
-  FileStamp stamp;
-  stamp.device = static_cast<std::uint64_t>(info.st_dev);
-  stamp.inode = static_cast<std::uint64_t>(info.st_ino);
-  stamp.size = static_cast<std::uint64_t>(info.st_size);
-  stamp.mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
-  stamp.ctime_ns = static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
-  return stamp;
-}
-
 std::string verdict_context(const ScanOptions& options) {
   const Limits& l = options.limits;
   std::string text = std::string("picklewall ") + version() + "\npolicy " + options.policy->fingerprint() +
@@ -244,37 +231,53 @@ std::optional<FileReport> VerdictCache::find(const std::string& sha256) {
   return report;
 }
 
-void VerdictCache::store(const std::string& path, const FileStamp& stamp, const FileReport& report) {
-  std::lock_guard lock(mutex_);
-  if (write_error_) return;
-  if (pending_ == 0) {
-    if (Status begun = execute("BEGIN IMMEDIATE"); !begun) {
-      write_error_ = begun.error();
-      return;
-    }
+bool VerdictCache::begin_write_locked() {
+  if (write_error_) return false;
+  if (pending_ > 0) return true;
+  if (Status begun = execute("BEGIN IMMEDIATE"); !begun) {
+    write_error_ = begun.error();
+    return false;
   }
-  Statement verdict(database_, "INSERT OR REPLACE INTO verdicts(sha256, context, report) VALUES (?, ?, ?)");
-  bool ok = verdict.ok() && verdict.text(1, report.sha256).text(2, context_).blob(3, encode_report(report)).step() == SQLITE_DONE;
+  return true;
+}
+
+void VerdictCache::write_failed_locked() {
+  write_error_ = Error{ErrorCode::io, std::string("verdict cache: cannot store a verdict: ") + sqlite3_errmsg(database_)};
+  (void)execute("ROLLBACK");
+  pending_ = 0;
+}
+
+bool VerdictCache::remember_stamp_locked(const std::string& path, const FileStamp& stamp, const std::string& sha256) {
   const std::int64_t settled_before = now_ns() - stamp_settle_ns;
-  if (ok && stamp.mtime_ns < settled_before && stamp.ctime_ns < settled_before) {
-    Statement remember(database_,
-                       "INSERT OR REPLACE INTO stamps(path, device, inode, size, mtime_ns, ctime_ns, sha256)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?)");
-    ok = remember.ok() && remember.text(1, canonical_path(path))
+  if (stamp.mtime_ns >= settled_before || stamp.ctime_ns >= settled_before) return true;
+  Statement remember(database_,
+                     "INSERT OR REPLACE INTO stamps(path, device, inode, size, mtime_ns, ctime_ns, sha256)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)");
+  return remember.ok() && remember.text(1, canonical_path(path))
                               .integer(2, static_cast<std::int64_t>(stamp.device))
                               .integer(3, static_cast<std::int64_t>(stamp.inode))
                               .integer(4, static_cast<std::int64_t>(stamp.size))
                               .integer(5, stamp.mtime_ns)
                               .integer(6, stamp.ctime_ns)
-                              .text(7, report.sha256)
+                              .text(7, sha256)
                               .step() == SQLITE_DONE;
-  }
-  if (!ok) {
-    write_error_ = Error{ErrorCode::io, std::string("verdict cache: cannot store a verdict: ") + sqlite3_errmsg(database_)};
-    (void)execute("ROLLBACK");
-    pending_ = 0;
-    return;
-  }
+}
+
+void VerdictCache::store(const std::string& path, const FileStamp& stamp, const FileReport& report) {
+  std::lock_guard lock(mutex_);
+  if (!begin_write_locked()) return;
+  Statement verdict(database_, "INSERT OR REPLACE INTO verdicts(sha256, context, report) VALUES (?, ?, ?)");
+  const bool ok = verdict.ok() &&
+                  verdict.text(1, report.sha256).text(2, context_).blob(3, encode_report(report)).step() == SQLITE_DONE &&
+                  remember_stamp_locked(path, stamp, report.sha256);
+  if (!ok) return write_failed_locked();
+  if (++pending_ >= rows_per_commit) (void)commit_locked();
+}
+
+void VerdictCache::remember_stamp(const std::string& path, const FileStamp& stamp, const std::string& sha256) {
+  std::lock_guard lock(mutex_);
+  if (!begin_write_locked()) return;
+  if (!remember_stamp_locked(path, stamp, sha256)) return write_failed_locked();
   if (++pending_ >= rows_per_commit) (void)commit_locked();
 }
 

@@ -13,24 +13,13 @@
 #include <optional>
 #include <string>
 
+#include "io/file_stamp.hpp"
 #include "picklewall/result.hpp"
 #include "picklewall/scan.hpp"
 
 struct sqlite3;
 
 namespace picklewall::detail {
-
-struct FileStamp {
-  std::uint64_t device = 0;
-  std::uint64_t inode = 0;
-  std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-// The stamp of the file `path` names (symlinks followed); nothing when it cannot be stat'ed.
-std::optional<FileStamp> stamp_of(const std::string& path);
 
 class VerdictCache {
  public:
@@ -45,8 +34,11 @@ class VerdictCache {
   std::optional<std::string> known_hash(const std::string& path, const FileStamp& stamp);
   // The report stored for this content in this context; its path is left empty for the caller to fill.
   std::optional<FileReport> find(const std::string& sha256);
-  // Records the report (and the path's stamp, unless the file changed too recently to trust its stamp).
+  // Records the report, and remembers the path's stamp.
   void store(const std::string& path, const FileStamp& stamp, const FileReport& report);
+  // Remembers that `path` with this stamp has this content hash (unless the file changed too recently to trust
+  // its stamp), so the next run need not hash it.
+  void remember_stamp(const std::string& path, const FileStamp& stamp, const std::string& sha256);
   // Commits what was stored. A failure (the database is locked by another writer for too long, the disk is
   // full) loses only cache entries, never a report; the caller says so.
   Status flush();
@@ -55,6 +47,10 @@ class VerdictCache {
   VerdictCache(sqlite3* database, std::string context) : database_(database), context_(std::move(context)) {}
   Status execute(const char* sql);
   Status commit_locked();
+  // Opens a write transaction when none is open; false once writing has failed.
+  bool begin_write_locked();
+  bool remember_stamp_locked(const std::string& path, const FileStamp& stamp, const std::string& sha256);
+  void write_failed_locked();
 
   sqlite3* database_;
   std::string context_;

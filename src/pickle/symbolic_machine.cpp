@@ -51,7 +51,8 @@ class Machine {
  public:
   Machine(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
           std::chrono::steady_clock::time_point deadline, MachineOptions options)
-      : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline), options_(options) {
+      : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline), options_(options),
+        released_up_to_(start) {
     program_.start = start;
     program_.graph.set_detail(options.detail);
     const std::uint64_t remaining = input.size() - std::min<std::uint64_t>(start, input.size());
@@ -661,7 +662,8 @@ class Machine {
   std::uint64_t container_items_ = 0;
   std::uint64_t current_offset_ = 0;
   Opcode current_opcode_ = Opcode::STOP;
-  std::uint64_t released_up_to_ = 0;  // input pages before this offset were released (release_consumed_input)
+  // This machine's input pages before this offset were released (release_consumed_input); it reads from here.
+  std::uint64_t released_up_to_;
 };
 
 }  // namespace

@@ -92,7 +92,7 @@ class Batch {
       if (auto cached = cache_->find(*sha256); cached && detail::stamp_of(path) == before) {
         hit = true;
         cached->path = path;
-        cache_->store(path, *before, *cached);  // remember the stamp, so the next run does not hash
+        cache_->remember_stamp(path, *before, *sha256);  // so the next run does not hash it
         return std::move(*cached);
       }
     }

@@ -8,7 +8,8 @@
 #include <system_error>
 #include <utility>
 
-#include <sys/stat.h>
+#include "io/file_stamp.hpp"
+
 
 namespace picklewall::detail {
 
@@ -16,19 +17,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using FileIdentity = std::pair<std::uint64_t, std::uint64_t>;  // (device, inode)
+
 // (device, inode) of a path, following symlinks: what makes two names the same file or directory.
-bool file_identity(const fs::path& path, std::pair<dev_t, ino_t>& identity, std::uint64_t* size = nullptr) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) return false;
-  identity = {info.st_dev, info.st_ino};
-  if (size != nullptr) *size = static_cast<std::uint64_t>(info.st_size);
+bool file_identity(const fs::path& path, FileIdentity& identity, std::uint64_t* size = nullptr) {
+  const auto stamp = stamp_of(path.string());
+  if (!stamp) return false;
+  identity = {stamp->device, stamp->inode};
+  if (size != nullptr) *size = stamp->size;
   return true;
 }
 
 // Directories are entered once each (a symlink loop stops at the second visit).
 std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uint64_t max_files) {
   std::vector<WalkedPath> out;
-  std::set<std::pair<dev_t, ino_t>> visited;
+  std::set<FileIdentity> visited;
   for (const std::string& given : paths) {
     std::error_code error;
     const fs::file_status status = fs::status(given, error);
@@ -58,7 +61,7 @@ std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uin
       }
       first = false;
       if (!fs::is_directory(current, entry_error)) continue;  // sockets, fifos, devices, broken links
-      std::pair<dev_t, ino_t> identity;
+      FileIdentity identity;
       if (file_identity(current, identity) && !visited.insert(identity).second) continue;
       std::vector<fs::path> entries;
       fs::directory_iterator iterator(current, fs::directory_options::skip_permission_denied, error);
@@ -78,11 +81,11 @@ std::vector<WalkedPath> walk_all(const std::vector<std::string>& paths, std::uin
 // given twice) is scanned once. The name kept is the first one under a `snapshots` folder, which is the name
 // the repository gives the file, else the first one walked.
 std::vector<WalkedPath> one_path_per_file(std::vector<WalkedPath> walked) {
-  std::map<std::pair<dev_t, ino_t>, std::size_t> first_by_file;
+  std::map<FileIdentity, std::size_t> first_by_file;
   std::vector<bool> keep(walked.size(), true);
   for (std::size_t i = 0; i < walked.size(); ++i) {
     if (!walked[i].error.empty()) continue;
-    std::pair<dev_t, ino_t> identity;
+    FileIdentity identity;
     if (!file_identity(walked[i].path, identity, &walked[i].size)) continue;
     auto [it, inserted] = first_by_file.try_emplace(identity, i);
     if (inserted) continue;

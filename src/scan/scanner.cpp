@@ -82,7 +82,7 @@ class FileScan {
   std::string process(const WorkItem& item) {
     const ContentKind kind = detail::sniff(item.bytes);
     if (item.member.empty() && kind != ContentKind::zip) check_zip_polyglot(item.bytes);
-    if (!item.tensor_record && could_be_safetensors_length(kind)) {
+    if (!item.tensor_record && could_be_safetensors_length(kind) && detail::looks_like_safetensors(item.bytes)) {
       if (auto check = detail::check_safetensors(item.bytes); check.valid) return scan_safetensors_lookalike(item, kind, check);
     }
     if (item.tensor_record) {

@@ -11,16 +11,6 @@ bool starts_with(std::span<const std::uint8_t> bytes, std::string_view magic) {
   return bytes.size() >= magic.size() && std::memcmp(bytes.data(), magic.data(), magic.size()) == 0;
 }
 
-// safetensors: u64 header length N, then N bytes of JSON starting with '{' (whitespace tolerated).
-bool looks_like_safetensors(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() < 10) return false;
-  std::uint64_t length = load_le(bytes.data(), 8);
-  if (length < 2 || !range_fits(8, length, bytes.size())) return false;
-  std::size_t i = 8;
-  while (i < 8 + length && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t')) ++i;
-  return i < 8 + length && bytes[i] == '{';
-}
-
 bool looks_like_tar(std::span<const std::uint8_t> bytes) {
   return bytes.size() >= 512 && std::memcmp(bytes.data() + 257, "ustar", 5) == 0;
 }
@@ -36,6 +26,16 @@ bool looks_like_onnx(std::span<const std::uint8_t> bytes) {
 }
 
 }  // namespace
+
+// safetensors: u64 header length N, then N bytes of JSON starting with '{' (whitespace tolerated).
+bool looks_like_safetensors(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 10) return false;
+  std::uint64_t length = load_le(bytes.data(), 8);
+  if (length < 2 || !range_fits(8, length, bytes.size())) return false;
+  std::size_t i = 8;
+  while (i < 8 + length && (bytes[i] == ' ' || bytes[i] == '\n' || bytes[i] == '\r' || bytes[i] == '\t')) ++i;
+  return i < 8 + length && bytes[i] == '{';
+}
 
 ContentKind sniff(std::span<const std::uint8_t> bytes) {
   if (bytes.empty()) return ContentKind::empty;

@@ -17,6 +17,9 @@ enum class ContentKind {
 };
 
 ContentKind sniff(std::span<const std::uint8_t> bytes);
+// The shape of a safetensors file (u64 header length that fits, then '{'), checked in a few byte reads. sniff
+// tests magic numbers first, and a header length can imitate one (128 reads as a pickle's PROTO 0).
+bool looks_like_safetensors(std::span<const std::uint8_t> bytes);
 std::string_view to_string(ContentKind kind);
 
 }  // namespace picklewall::detail
