@@ -39,13 +39,15 @@ Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes) {
   header.data_offset = length_offset + length_width + length;
   const auto descr = header.header.find("'descr'");
   if (descr == std::string::npos) return Error{ErrorCode::malformed, ".npy header has no 'descr'"};
-  // Inspect every quoted token of the descr value (a string, or a list of fields for structured dtypes).
-  const auto value_end = header.header.find("'fortran_order'", descr);
-  const auto shape_at = header.header.find("'shape'", descr);
-  std::size_t end = std::min(value_end == std::string::npos ? header.header.size() : value_end,
-                             shape_at == std::string::npos ? header.header.size() : shape_at);
-  if (end < descr) end = header.header.size();
-  std::string_view value(header.header.data() + descr + 7, end - descr - 7);
+  // Inspect every quoted token of the descr value (a string, or a list of fields for structured dtypes). The
+  // search starts after the key's closing quote, which a hostile header can share with the next key
+  // ("'descr'fortran_order'"): the value is never allowed to end before it begins.
+  const std::size_t value_start = descr + 7;
+  const auto value_end = header.header.find("'fortran_order'", value_start);
+  const auto shape_at = header.header.find("'shape'", value_start);
+  const std::size_t end = std::min(value_end == std::string::npos ? header.header.size() : value_end,
+                                   shape_at == std::string::npos ? header.header.size() : shape_at);
+  std::string_view value(header.header.data() + value_start, end - value_start);
   for (std::size_t i = 0; i < value.size(); ++i) {
     if (value[i] != '\'' && value[i] != '"') continue;
     const char quote = value[i];
@@ -71,7 +73,8 @@ Result<NpyArrayLayout> read_npy_layout(const NpyHeader& header) {
   layout.descr = text.substr(open + 1, close - open - 1);
   const auto order = text.find("'fortran_order':");
   if (order == std::string::npos) return fail("no 'fortran_order'");
-  layout.fortran_order = text.compare(text.find_first_not_of(' ', order + 16), 4, "True") == 0;
+  const auto order_value = text.find_first_not_of(' ', order + 16);
+  layout.fortran_order = order_value != std::string::npos && text.compare(order_value, 4, "True") == 0;
   const auto shape = text.find("'shape':");
   const auto shape_open = shape == std::string::npos ? std::string::npos : text.find('(', shape);
   const auto shape_close = shape_open == std::string::npos ? std::string::npos : text.find(')', shape_open);

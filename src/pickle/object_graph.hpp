@@ -113,6 +113,15 @@ using BigArray = std::vector<T, BigArrayAllocator<T>>;
 
 class ObjectGraph {
  public:
+  // Move-only: values hold views into the pool of decoded strings, which a copy would not carry along (a copied
+  // graph's views would point into the original's pool). Deleting the copy also makes a vector of programs move
+  // its elements when it grows, rather than copy them because the deque's move may throw.
+  ObjectGraph() = default;
+  ObjectGraph(ObjectGraph&&) = default;
+  ObjectGraph& operator=(ObjectGraph&&) = default;
+  ObjectGraph(const ObjectGraph&) = delete;
+  ObjectGraph& operator=(const ObjectGraph&) = delete;
+
   // Sizes the arrays for an input of `bytes` up front (address space only: pages are touched as they fill),
   // so a big pickle never pays for reallocation copies.
   void reserve_for_input(std::uint64_t bytes, std::uint64_t max_nodes);

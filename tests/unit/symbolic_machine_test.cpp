@@ -1,5 +1,7 @@
 #include "pickle/symbolic_machine.hpp"
 
+#include <type_traits>
+
 #include <gtest/gtest.h>
 
 #include "test_support.hpp"
@@ -171,6 +173,22 @@ TEST(Stream, SeveralPicklesAndTrailingBytes) {
   auto stream = read_pickle_stream(test::bytes_of(data), 0, Limits{}, std::chrono::steady_clock::now() + std::chrono::seconds(5));
   EXPECT_EQ(stream.pickles.size(), 2u);
   EXPECT_EQ(stream.trailing_bytes, 7u);
+}
+
+// Regression (found by fuzz_scan, fuzz/regressions/scan/pickle_stream_decoded_text_survives_growth.pkl): the
+// vector of a stream's programs copied them when it grew, and the copies' string values still pointed into the
+// originals' pools of decoded text, freed with them. Programs are move-only now.
+static_assert(!std::is_copy_constructible_v<detail::ObjectGraph>);
+TEST(Stream, DecodedTextOfEarlyPicklesSurvivesTheStreamGrowing) {
+  std::string data;
+  for (int i = 0; i < 40; ++i) data += "S'tab\\there " + std::to_string(i) + "'\n.";  // an escape: a decoded copy
+  auto stream = read_pickle_stream(test::bytes_of(data), 0, Limits{}, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  ASSERT_EQ(stream.pickles.size(), 40u);
+  for (int i = 0; i < 40; ++i) {
+    const auto& program = stream.pickles[static_cast<std::size_t>(i)];
+    ASSERT_TRUE(program.root.has_value());
+    EXPECT_EQ(program.graph.text_of(*program.root), "tab\there " + std::to_string(i));
+  }
 }
 
 TEST(Machine, DroppedRootHandedToACallIsRecorded) {
