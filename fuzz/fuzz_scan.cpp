@@ -2,14 +2,14 @@
 // report renderers over whatever bytes arrive.
 #include <cstdint>
 
+#include "fuzz_limits.hpp"
 #include "picklewall/report.hpp"
 #include "picklewall/scan.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const picklewall::Scanner scanner = [] {
     picklewall::ScanOptions options;
-    options.limits.max_seconds_per_file = 10;
-    options.limits.max_decompressed_bytes = 64 << 20;
+    options.limits = picklewall::fuzz::fuzz_limits();
     return std::move(picklewall::Scanner::create(options).value());
   }();
   std::vector<picklewall::FileReport> reports{scanner.scan_bytes({data, size}, "fuzz-input")};

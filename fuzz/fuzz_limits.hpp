@@ -1,0 +1,29 @@
+// Limits for fuzzing: the defaults scaled down so that one input cannot take libFuzzer's whole memory (2 GB RSS)
+// or time budget, while every limit still trips on inputs a mutator can reach.
+#pragma once
+#include <chrono>
+
+#include "picklewall/limits.hpp"
+
+namespace picklewall::fuzz {
+
+inline Limits fuzz_limits() {
+  Limits limits;
+  limits.max_opcodes = 2'000'000;
+  limits.max_memo_entries = 200'000;
+  limits.max_graph_nodes = 1'000'000;
+  limits.max_container_items = 2'000'000;
+  limits.max_decompressed_bytes = 64 << 20;
+  limits.max_total_decompressed_bytes = 128 << 20;
+  limits.max_memory_per_file = 256 << 20;
+  limits.max_seconds_per_file = 10;
+  return limits;
+}
+
+inline std::chrono::steady_clock::time_point fuzz_deadline(const Limits& limits) {
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             std::chrono::duration<double>(limits.max_seconds_per_file));
+}
+
+}  // namespace picklewall::fuzz
