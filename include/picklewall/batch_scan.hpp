@@ -27,6 +27,9 @@ struct BatchOptions {
   std::string cache_path;
   // Called after each file, from whichever thread finished it, never from two threads at once.
   std::function<void(const BatchProgress&)> on_progress;
+  // Called once the cache is open and before the first input is touched: where the command enters its sandbox.
+  // An error stops the batch.
+  std::function<Status()> before_scanning;
 };
 
 struct BatchResult {

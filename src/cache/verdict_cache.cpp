@@ -192,6 +192,12 @@ Result<std::unique_ptr<VerdictCache>> VerdictCache::open(const std::string& path
   // share one cache. Switching needs a moment with no other connection; without it the cache still works, with
   // SQLite's rollback journal, so a busy switch is left to the next run.
   (void)cache->execute("PRAGMA journal_mode=WAL");
+  // Every file the cache will write is opened now, before a sandbox forbids opening files to write: a read opens
+  // the write-ahead log and its shared-memory index, and a persistent log is not deleted on close (which the
+  // sandbox would forbid too; SQLite resets it on the next write instead).
+  int persist = 1;
+  (void)sqlite3_file_control(database, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+  (void)cache->execute("SELECT count(*) FROM stamps");
   return cache;
 }
 

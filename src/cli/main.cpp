@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,9 @@
 #include "picklewall/batch_scan.hpp"
 #include "picklewall/convert.hpp"
 #include "picklewall/inspect.hpp"
+#include "picklewall/output_file.hpp"
 #include "picklewall/report.hpp"
+#include "picklewall/sandbox.hpp"
 #include "picklewall/scan.hpp"
 
 namespace {
@@ -44,6 +47,7 @@ struct ScanArguments {
   std::string progress = "auto";
   bool no_hash = false;
   bool strict = false;
+  bool no_sandbox = false;
 };
 
 struct InspectArguments {
@@ -53,6 +57,7 @@ struct InspectArguments {
   bool strict = false;
   std::size_t max_lines = 2000;
   std::string color = "auto";
+  bool no_sandbox = false;
 };
 
 void add_policy_option(CLI::App* command, PolicyArguments& policies) {
@@ -77,6 +82,14 @@ std::shared_ptr<picklewall::Policy> load_policy(const PolicyArguments& arguments
   return policy.value();
 }
 
+// Enters the sandbox unless --no-sandbox; a refusal is reported here.
+bool sandboxed(bool wanted) {
+  if (!wanted) return true;
+  picklewall::Status entered = picklewall::enter_sandbox({});
+  if (!entered) std::cerr << "picklewall: " << entered.error().message << "\n";
+  return entered.ok();
+}
+
 bool color_wanted(const std::string& choice, bool to_terminal) {
   return choice == "always" || (choice == "auto" && to_terminal && ::isatty(STDOUT_FILENO) != 0);
 }
@@ -90,6 +103,7 @@ int run_inspect(const InspectArguments& arguments) {
   options.scan.hash_files = false;  // inspect shows code, not identity
   options.view = arguments.disasm ? picklewall::InspectView::disassembly : picklewall::InspectView::decompiled;
   options.max_lines = arguments.max_lines;
+  if (!sandboxed(!arguments.no_sandbox)) return exit_usage_or_io;
   auto report = picklewall::inspect_file(arguments.path, options);
   if (!report) {
     std::cerr << "picklewall: " << report.error().message << "\n";
@@ -152,10 +166,24 @@ int run_scan(const ScanArguments& arguments) {
   }
   picklewall::cli::ProgressDisplay progress(arguments.progress == "always" ||
                                             (arguments.progress == "auto" && ::isatty(STDERR_FILENO) != 0));
+  // The report file exists (as a temporary beside its target) before the sandbox is entered.
+  std::optional<picklewall::OutputFile> output;
+  if (!arguments.output.empty()) {
+    auto created = picklewall::OutputFile::create(arguments.output);
+    if (!created) {
+      std::cerr << "picklewall: " << created.error().message << "\n";
+      return exit_usage_or_io;
+    }
+    output.emplace(std::move(created.value()));
+  }
   picklewall::BatchOptions batch_options;
   batch_options.jobs = arguments.jobs;
   batch_options.cache_path = arguments.cache;
   batch_options.on_progress = [&progress](const picklewall::BatchProgress& now) { progress.update(now); };
+  batch_options.before_scanning = [&]() -> picklewall::Status {
+    if (arguments.no_sandbox) return picklewall::Ok{};
+    return picklewall::enter_sandbox({output ? output->directory_fd() : -1});
+  };
   auto batch = picklewall::scan_batch(scanner.value(), arguments.paths, batch_options);
   progress.finish();
   if (!batch) {
@@ -181,7 +209,7 @@ int run_scan(const ScanArguments& arguments) {
     std::fwrite(rendered.data(), 1, rendered.size(), stdout);
     std::fflush(stdout);
   } else {
-    picklewall::Status written = picklewall::write_file_atomically(arguments.output, rendered);
+    picklewall::Status written = output->commit(rendered);
     if (!written) {
       std::cerr << "picklewall: " << written.error().message << "\n";
       return exit_usage_or_io;
@@ -233,6 +261,8 @@ int main(int argc, char** argv) {
   CLI::Option* cache_option = scan_command->add_option(
       "--cache", scan.cache, "SQLite file of earlier verdicts, keyed by content hash and policy; created if missing");
   cache_option->excludes(no_hash_flag);  // the cache is keyed by content hash
+  scan_command->add_flag("--no-sandbox", scan.no_sandbox,
+                         "Scan without the seccomp sandbox (which forbids starting programs, sockets and writes)");
   scan_command->add_option("--progress", scan.progress, "Progress line on stderr (auto: when stderr is a terminal)")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
 
@@ -242,6 +272,7 @@ int main(int argc, char** argv) {
   inspect_command->add_option("path", inspect.path, "File to inspect")->required()->check(CLI::ExistingFile);
   inspect_command->add_flag("--disasm", inspect.disasm, "Opcode listing with offsets instead of decompiled code");
   add_policy_option(inspect_command, inspect.policies);
+  inspect_command->add_flag("--no-sandbox", inspect.no_sandbox, "Inspect without the seccomp sandbox");
   inspect_command->add_flag("--strict", inspect.strict, "As for scan: trusted code is reported as suspicious");
   inspect_command->add_option("--max-lines", inspect.max_lines, "Most lines shown over all pickles")
       ->capture_default_str()->check(CLI::PositiveNumber);

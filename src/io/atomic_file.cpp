@@ -24,25 +24,36 @@ std::string directory_of(const std::string& path) {
 
 Result<AtomicFile> AtomicFile::create(const std::string& path) {
   const std::filesystem::path target(path);
+  const std::string name = target.filename().string();
+  if (name.empty() || name == "." || name == "..")
+    return Error{ErrorCode::invalid_argument, "cannot write to " + path + ": not a file name"};
+  const int directory = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory < 0)
+    return Error{ErrorCode::io, "cannot create " + path + ": its directory cannot be opened (" + std::strerror(errno) + ")"};
   std::random_device random;
-  const std::string temporary =
-      (std::filesystem::path(directory_of(path)) /
-       ("." + target.filename().string() + ".picklewall-" + std::to_string(random()) + ".tmp")).string();
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Error{ErrorCode::io, "cannot create " + temporary + ": " + std::strerror(errno)};
-  return AtomicFile(path, temporary, fd);
+  const std::string temporary = "." + name + ".picklewall-" + std::to_string(random()) + ".tmp";
+  const int fd = ::openat(directory, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    ::close(directory);
+    return Error{ErrorCode::io, "cannot create " + (std::filesystem::path(directory_of(path)) / temporary).string() +
+                                    ": " + std::strerror(err)};
+  }
+  return AtomicFile(path, directory, temporary, name, fd);
 }
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept
-    : path_(std::move(other.path_)), temporary_(std::move(other.temporary_)), fd_(other.fd_), size_(other.size_),
-      committed_(other.committed_) {
+    : path_(std::move(other.path_)), directory_(other.directory_), temporary_(std::move(other.temporary_)),
+      name_(std::move(other.name_)), fd_(other.fd_), size_(other.size_), committed_(other.committed_) {
   other.fd_ = -1;
+  other.directory_ = -1;
   other.committed_ = true;  // the moved-from object owns nothing to clean up
 }
 
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink(temporary_.c_str());
+  if (!committed_ && directory_ >= 0) ::unlinkat(directory_, temporary_.c_str(), 0);
+  if (directory_ >= 0) ::close(directory_);
 }
 
 Status AtomicFile::fail(const char* what) {
@@ -106,14 +117,9 @@ Status AtomicFile::commit() {
   const int closed = ::close(fd_);
   fd_ = -1;
   if (closed != 0) return fail("cannot close");
-  if (::rename(temporary_.c_str(), path_.c_str()) != 0) return fail("cannot rename into");
+  if (::renameat(directory_, temporary_.c_str(), directory_, name_.c_str()) != 0) return fail("cannot rename into");
   committed_ = true;
-  // Make the rename itself durable.
-  const int directory = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (directory >= 0) {
-    ::fsync(directory);
-    ::close(directory);
-  }
+  ::fsync(directory_);  // make the rename itself durable
   return Ok{};
 }
 

@@ -1,15 +1,37 @@
 #include "io/atomic_file.hpp"
+#include "picklewall/output_file.hpp"
 #include "picklewall/report.hpp"
 
 namespace picklewall {
 
-Status write_file_atomically(const std::string& path, const std::string& content) {
+struct OutputFile::State {
+  detail::AtomicFile file;
+};
+
+OutputFile::OutputFile(std::unique_ptr<State> state) : state_(std::move(state)) {}
+OutputFile::OutputFile(OutputFile&&) noexcept = default;
+OutputFile& OutputFile::operator=(OutputFile&&) noexcept = default;
+OutputFile::~OutputFile() = default;
+
+Result<OutputFile> OutputFile::create(const std::string& path) {
   auto file = detail::AtomicFile::create(path);
   if (!file) return file.error();
-  if (Status status = file.value().write({reinterpret_cast<const std::uint8_t*>(content.data()), content.size()});
+  return OutputFile(std::make_unique<State>(State{std::move(file.value())}));
+}
+
+Status OutputFile::commit(std::string_view content) {
+  if (Status status = state_->file.write({reinterpret_cast<const std::uint8_t*>(content.data()), content.size()});
       !status)
     return status;
-  return file.value().commit();
+  return state_->file.commit();
+}
+
+int OutputFile::directory_fd() const { return state_->file.directory_fd(); }
+
+Status write_file_atomically(const std::string& path, const std::string& content) {
+  auto file = OutputFile::create(path);
+  if (!file) return file.error();
+  return file.value().commit(content);
 }
 
 }  // namespace picklewall

@@ -124,6 +124,9 @@ Result<BatchResult> scan_batch(const Scanner& scanner, const std::vector<std::st
     if (!opened) return opened.error();
     cache = std::move(opened.value());
   }
+  if (options.before_scanning) {
+    if (Status ready = options.before_scanning(); !ready) return ready.error();
+  }
   auto files = detail::walk_paths(paths, scanner.options().limits.max_files);
   unsigned jobs = options.jobs != 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   jobs = static_cast<unsigned>(std::min<std::size_t>(jobs, std::max<std::size_t>(files.size(), 1)));

@@ -1,0 +1,183 @@
+// A seccomp filter built with libseccomp. It denies classes of calls rather than allowing a list: an allowlist
+// of system calls breaks with each new libc, kernel, SQLite or sanitizer runtime that uses a different call for
+// the same job, and the capabilities an attacker needs are few and well known.
+#include <fcntl.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "picklewall/sandbox.hpp"
+
+namespace picklewall {
+namespace {
+
+// Calls stopped with a report (SIGSYS). Names are kept here, not resolved in the signal handler, because the
+// handler may only use async-signal-safe functions.
+struct TrappedCall {
+  int number;
+  const char* name;
+};
+#define PICKLEWALL_CALL(name) {SCMP_SYS(name), #name}
+const TrappedCall trapped_calls[] = {
+    // Starting programs.
+    PICKLEWALL_CALL(execve), PICKLEWALL_CALL(execveat), PICKLEWALL_CALL(fork), PICKLEWALL_CALL(vfork),
+    PICKLEWALL_CALL(clone),
+    // Network (and local sockets).
+    PICKLEWALL_CALL(socket), PICKLEWALL_CALL(socketpair), PICKLEWALL_CALL(connect), PICKLEWALL_CALL(bind),
+    PICKLEWALL_CALL(listen), PICKLEWALL_CALL(accept), PICKLEWALL_CALL(accept4),
+    // Opening files to write, and changing the file system.
+    PICKLEWALL_CALL(open), PICKLEWALL_CALL(openat), PICKLEWALL_CALL(creat), PICKLEWALL_CALL(truncate),
+    PICKLEWALL_CALL(rename), PICKLEWALL_CALL(renameat), PICKLEWALL_CALL(renameat2), PICKLEWALL_CALL(unlink),
+    PICKLEWALL_CALL(unlinkat), PICKLEWALL_CALL(mkdir), PICKLEWALL_CALL(mkdirat), PICKLEWALL_CALL(rmdir),
+    PICKLEWALL_CALL(link), PICKLEWALL_CALL(linkat), PICKLEWALL_CALL(symlink), PICKLEWALL_CALL(symlinkat),
+    PICKLEWALL_CALL(mknod), PICKLEWALL_CALL(mknodat), PICKLEWALL_CALL(chmod), PICKLEWALL_CALL(fchmod),
+    PICKLEWALL_CALL(fchmodat), PICKLEWALL_CALL(chown), PICKLEWALL_CALL(fchown), PICKLEWALL_CALL(lchown),
+    PICKLEWALL_CALL(fchownat), PICKLEWALL_CALL(utime), PICKLEWALL_CALL(utimes), PICKLEWALL_CALL(utimensat),
+    PICKLEWALL_CALL(futimesat), PICKLEWALL_CALL(setxattr), PICKLEWALL_CALL(lsetxattr), PICKLEWALL_CALL(fsetxattr),
+    PICKLEWALL_CALL(removexattr), PICKLEWALL_CALL(lremovexattr), PICKLEWALL_CALL(fremovexattr),
+    // Other processes' memory, and io_uring, whose operations the filter would never see.
+    PICKLEWALL_CALL(ptrace), PICKLEWALL_CALL(process_vm_writev), PICKLEWALL_CALL(process_vm_readv),
+    PICKLEWALL_CALL(io_uring_setup), PICKLEWALL_CALL(io_uring_enter), PICKLEWALL_CALL(io_uring_register),
+};
+#undef PICKLEWALL_CALL
+
+// The sanitizer runtimes' leak checker stops the world at exit from a helper task made with clone (not a
+// thread) that ptraces the process's threads. Sanitizer builds are for testing, so they keep those two.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool sanitizer_runtime = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool sanitizer_runtime = true;
+#else
+constexpr bool sanitizer_runtime = false;
+#endif
+#else
+constexpr bool sanitizer_runtime = false;
+#endif
+
+void write_all(const char* text) {
+  std::size_t length = std::strlen(text);
+  while (length > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, text, length);
+    if (n <= 0) return;
+    text += n;
+    length -= static_cast<std::size_t>(n);
+  }
+}
+
+void on_forbidden_call(int, siginfo_t* info, void*) {
+  const char* name = "a system call";
+  for (const auto& call : trapped_calls)
+    if (call.number == info->si_syscall) name = call.name;
+  write_all("picklewall: sandbox: stopped a forbidden system call (");
+  write_all(name);
+  write_all("); the process is abandoned and its report is not to be trusted\n");
+  ::_exit(2);
+}
+
+class Filter {
+ public:
+  Filter() : context_(seccomp_init(SCMP_ACT_ALLOW)) {}
+  ~Filter() { seccomp_release(context_); }
+  Filter(const Filter&) = delete;
+  Filter& operator=(const Filter&) = delete;
+
+  bool ok() const { return context_ != nullptr && error_ == 0; }
+  int error() const { return error_ != 0 ? error_ : -ENOMEM; }
+  scmp_filter_ctx context() const { return context_; }
+
+  template <class... Conditions>
+  void trap(int call, Conditions... conditions) {
+    add(SCMP_ACT_TRAP, call, conditions...);
+  }
+  // For calls whose arguments a filter cannot read (they pass a struct): "not implemented", so libc falls back
+  // to the older call, which the filter can judge.
+  void not_implemented(int call) { add(SCMP_ACT_ERRNO(ENOSYS), call); }
+
+ private:
+  template <class... Conditions>
+  void add(std::uint32_t action, int call, Conditions... conditions) {
+    if (context_ == nullptr || error_ != 0) return;
+    const int result = seccomp_rule_add(context_, action, call, sizeof...(Conditions), conditions...);
+    if (result != 0) error_ = result;
+  }
+  scmp_filter_ctx context_;
+  int error_ = 0;
+};
+
+// Opening with any of these flags writes, creates or truncates.
+constexpr unsigned write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
+
+void build_rules(Filter& filter, const SandboxOptions& options) {
+  for (int call : {SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork)}) filter.trap(call);
+  filter.not_implemented(SCMP_SYS(clone3));
+  if (!sanitizer_runtime) {
+    // Threads (the scan's workers) are clones that share everything; any other clone is a new process.
+    filter.trap(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+    filter.trap(SCMP_SYS(ptrace));
+  }
+  for (int call : {SCMP_SYS(socket), SCMP_SYS(socketpair), SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen),
+                   SCMP_SYS(accept), SCMP_SYS(accept4)})
+    filter.trap(call);
+
+  for (unsigned flag : write_flags) {
+    filter.trap(SCMP_SYS(open), SCMP_A1(SCMP_CMP_MASKED_EQ, flag, flag));
+    filter.trap(SCMP_SYS(openat), SCMP_A2(SCMP_CMP_MASKED_EQ, flag, flag));
+  }
+  filter.not_implemented(SCMP_SYS(openat2));
+  for (int call : {SCMP_SYS(creat), SCMP_SYS(truncate), SCMP_SYS(rename), SCMP_SYS(unlink), SCMP_SYS(mkdir),
+                   SCMP_SYS(mkdirat), SCMP_SYS(rmdir), SCMP_SYS(link), SCMP_SYS(linkat), SCMP_SYS(symlink),
+                   SCMP_SYS(symlinkat), SCMP_SYS(mknod), SCMP_SYS(mknodat), SCMP_SYS(chmod), SCMP_SYS(fchmod),
+                   SCMP_SYS(fchmodat), SCMP_SYS(chown), SCMP_SYS(fchown), SCMP_SYS(lchown), SCMP_SYS(fchownat),
+                   SCMP_SYS(utime), SCMP_SYS(utimes), SCMP_SYS(utimensat), SCMP_SYS(futimesat),
+                   SCMP_SYS(setxattr), SCMP_SYS(lsetxattr), SCMP_SYS(fsetxattr), SCMP_SYS(removexattr),
+                   SCMP_SYS(lremovexattr), SCMP_SYS(fremovexattr), SCMP_SYS(process_vm_writev),
+                   SCMP_SYS(process_vm_readv), SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
+                   SCMP_SYS(io_uring_register)})
+    filter.trap(call);
+
+  // Renaming and removing only inside the output's directory, named by its descriptor on both sides.
+  const int directory = options.output_directory_fd;
+  if (directory < 0) {
+    for (int call : {SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat)}) filter.trap(call);
+  } else {
+    const auto fd = static_cast<scmp_datum_t>(directory);
+    for (int call : {SCMP_SYS(renameat), SCMP_SYS(renameat2)}) {
+      filter.trap(call, SCMP_A0(SCMP_CMP_NE, fd));
+      filter.trap(call, SCMP_A2(SCMP_CMP_NE, fd));
+    }
+    filter.trap(SCMP_SYS(unlinkat), SCMP_A0(SCMP_CMP_NE, fd));
+  }
+}
+
+}  // namespace
+
+Status enter_sandbox(const SandboxOptions& options) {
+  struct sigaction action {};
+  action.sa_sigaction = on_forbidden_call;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  if (::sigaction(SIGSYS, &action, nullptr) != 0)
+    return Error{ErrorCode::io, std::string("sandbox: cannot handle SIGSYS: ") + std::strerror(errno)};
+
+  Filter filter;
+  build_rules(filter, options);
+  // Without no_new_privs the kernel only lets privileged processes filter themselves; it also stops a set-user-ID
+  // program from gaining privileges, which the filter forbids starting anyway.
+  if (filter.ok()) seccomp_attr_set(filter.context(), SCMP_FLTATR_CTL_NNP, 1);
+  // Every thread: the batch's workers may already exist in a library caller's process.
+  if (filter.ok()) seccomp_attr_set(filter.context(), SCMP_FLTATR_CTL_TSYNC, 1);
+  const int loaded = filter.ok() ? seccomp_load(filter.context()) : filter.error();
+  if (loaded != 0)
+    return Error{ErrorCode::io, std::string("sandbox: the kernel refused the seccomp filter (") +
+                                    std::strerror(-loaded) + "); run with --no-sandbox to scan without it"};
+  return Ok{};
+}
+
+}  // namespace picklewall

@@ -1,0 +1,164 @@
+// The sandbox, in a forked child per case: every forbidden capability is stopped before the kernel runs it and
+// reported on stderr with exit code 2, while what a scan needs (reading, threads, writing the report and renaming
+// it in its own directory) still works.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "picklewall/output_file.hpp"
+#include "picklewall/sandbox.hpp"
+
+namespace picklewall {
+namespace {
+
+struct ChildOutcome {
+  int exit_code = -1;  // -1: killed by a signal
+  std::string stderr_text;
+};
+
+// Runs `body` in a child that first enters the sandbox (with `output_directory_fd`) and then exits 0 if `body`
+// returned; the parent collects the exit code and what the child wrote to stderr.
+ChildOutcome run_sandboxed(const std::function<void()>& body, int output_directory_fd = -1) {
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return {};
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::close(pipe_fds[0]);
+    if (!enter_sandbox({output_directory_fd})) ::_exit(99);
+    body();
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  ChildOutcome outcome;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) outcome.stderr_text.append(buffer, n);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (WIFEXITED(status)) outcome.exit_code = WEXITSTATUS(status);
+  return outcome;
+}
+
+class SandboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    folder_ = std::filesystem::temp_directory_path() /
+              ("picklewall-sandbox-" + std::to_string(::getpid()) + "-" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(folder_);
+    input_ = folder_ / "input.bin";
+    std::ofstream(input_) << "model bytes";
+  }
+  void TearDown() override { std::filesystem::remove_all(folder_); }
+
+  void expect_stopped(const ChildOutcome& outcome, const std::string& call) {
+    EXPECT_EQ(outcome.exit_code, 2) << outcome.stderr_text;
+    EXPECT_NE(outcome.stderr_text.find("sandbox: stopped a forbidden system call (" + call + ")"), std::string::npos)
+        << outcome.stderr_text;
+  }
+
+  std::filesystem::path folder_;
+  std::filesystem::path input_;
+};
+
+TEST_F(SandboxTest, StartingAProgramIsStopped) {
+  const std::string marker = (folder_ / "ran").string();
+  const auto outcome = run_sandboxed([&] {
+    const std::string command = "touch " + marker;
+    const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
+    ::execv("/bin/sh", const_cast<char**>(argv));
+  });
+  expect_stopped(outcome, "execve");
+  EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_F(SandboxTest, OpeningASocketIsStopped) {
+  expect_stopped(run_sandboxed([] { (void)::socket(AF_INET, SOCK_STREAM, 0); }), "socket");
+  expect_stopped(run_sandboxed([] { (void)::socket(AF_UNIX, SOCK_STREAM, 0); }), "socket");
+}
+
+TEST_F(SandboxTest, OpeningAFileToWriteIsStopped) {
+  const std::string created = (folder_ / "created").string();
+  expect_stopped(run_sandboxed([&] { (void)::open(created.c_str(), O_WRONLY | O_CREAT, 0644); }), "openat");
+  EXPECT_FALSE(std::filesystem::exists(created));
+  const std::string input = input_.string();
+  expect_stopped(run_sandboxed([&] { (void)::open(input.c_str(), O_RDWR); }), "openat");
+  expect_stopped(run_sandboxed([&] { (void)::open(input.c_str(), O_RDONLY | O_TRUNC); }), "openat");
+  expect_stopped(run_sandboxed([&] { (void)::open(input.c_str(), O_WRONLY | O_APPEND); }), "openat");
+  std::ifstream in(input_);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "model bytes");
+}
+
+TEST_F(SandboxTest, ChangingTheFileSystemIsStopped) {
+  const std::string input = input_.string();
+  const std::string moved = (folder_ / "moved").string();
+  expect_stopped(run_sandboxed([&] { (void)::unlink(input.c_str()); }), "unlink");
+  expect_stopped(run_sandboxed([&] { (void)::rename(input.c_str(), moved.c_str()); }), "rename");
+  expect_stopped(run_sandboxed([&] { (void)::chmod(input.c_str(), 0777); }), "chmod");
+  expect_stopped(run_sandboxed([&] { (void)::truncate(input.c_str(), 0); }), "truncate");
+  expect_stopped(run_sandboxed([&] { (void)::mkdir(moved.c_str(), 0755); }), "mkdir");
+  expect_stopped(run_sandboxed([&] { (void)::symlink(input.c_str(), moved.c_str()); }), "symlink");
+  EXPECT_TRUE(std::filesystem::exists(input_));
+  EXPECT_FALSE(std::filesystem::exists(moved));
+}
+
+TEST_F(SandboxTest, RenamingOutsideTheOutputDirectoryIsStopped) {
+  std::filesystem::create_directories(folder_ / "reports");
+  const int reports = ::open((folder_ / "reports").c_str(), O_RDONLY | O_DIRECTORY);
+  const int elsewhere = ::open(folder_.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(reports, 0);
+  ASSERT_GE(elsewhere, 0);
+  expect_stopped(run_sandboxed([&] { (void)::renameat(elsewhere, "input.bin", reports, "stolen"); }, reports),
+                 "renameat");
+  expect_stopped(run_sandboxed([&] { (void)::unlinkat(elsewhere, "input.bin", 0); }, reports), "unlinkat");
+  EXPECT_TRUE(std::filesystem::exists(input_));
+  ::close(reports);
+  ::close(elsewhere);
+}
+
+TEST_F(SandboxTest, NewProcessesAreStopped) {
+  // Sanitizer builds keep clone and ptrace for the leak checker (see seccomp_sandbox.cpp); fork is its own call.
+  const auto outcome = run_sandboxed([] { (void)::syscall(SYS_fork); });
+  expect_stopped(outcome, "fork");
+}
+
+TEST_F(SandboxTest, WhatAScanNeedsStillWorks) {
+  std::filesystem::create_directories(folder_ / "reports");
+  auto output = OutputFile::create((folder_ / "reports" / "report.json").string());
+  ASSERT_TRUE(output.ok()) << output.error().message;
+  const std::string input = input_.string();
+  const auto outcome = run_sandboxed(
+      [&] {
+        const int fd = ::open(input.c_str(), O_RDONLY | O_CLOEXEC);  // reading inputs
+        char buffer[16];
+        if (fd < 0 || ::read(fd, buffer, sizeof buffer) != 11) ::_exit(10);
+        ::close(fd);
+        int counted = 0;
+        std::thread worker([&] { counted = 1; });  // worker threads
+        worker.join();
+        if (counted != 1) ::_exit(11);
+        if (!output.value().commit("{\"files\": []}")) ::_exit(12);  // the report, renamed into place
+        if (std::fprintf(stdout, "report written\n") < 0) ::_exit(13);
+        std::fflush(stdout);
+      },
+      output.value().directory_fd());
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.stderr_text;
+  std::ifstream written(folder_ / "reports" / "report.json");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(written), {}), "{\"files\": []}");
+}
+
+}  // namespace
+}  // namespace picklewall
