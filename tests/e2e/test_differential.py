@@ -2,58 +2,33 @@
 C unpickler with inert stubs) must be in picklewall's report for that file. Disagreements are bugs."""
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
+from fixtures.differential import missed_globals, record_with_cpython, write_batch
 from fixtures.pickle_generator import corpus
 from harness import run_scan
 
-TESTS = Path(__file__).resolve().parents[1]
 SEED = int(os.environ.get("PICKLEWALL_DIFF_SEED", "20261126"))
 HANDMADE = int(os.environ.get("PICKLEWALL_DIFF_HANDMADE", "400"))
 MUTANTS = int(os.environ.get("PICKLEWALL_DIFF_MUTANTS", "6"))
 
 
-def record_with_cpython(paths):
-    completed = subprocess.run([sys.executable, "-m", "fixtures.recording_unpickler", *map(str, paths)],
-                               capture_output=True, text=True, cwd=TESTS, timeout=900, check=True)
-    return json.loads(completed.stdout)
-
-
 def test_picklewall_reports_every_global_cpython_resolves(tmp_path):
     items = corpus(SEED, HANDMADE, MUTANTS)
     assert len(items) >= 2000
-    paths = []
-    for index, data in enumerate(items):
-        path = tmp_path / f"case_{index:05d}.pkl"
-        path.write_bytes(data)
-        paths.append(path)
-    cpython = {}
-    for start in range(0, len(paths), 1000):  # keep command lines short
-        cpython.update(record_with_cpython(paths[start:start + 1000]))
+    paths = write_batch(tmp_path, items)
+    cpython = record_with_cpython(paths)
     report = run_scan(tmp_path).by_path()
 
     resolved_somewhere = sum(1 for result in cpython.values() if result["globals"])
     assert resolved_somewhere > len(items) // 4, "the corpus must make CPython resolve globals"
-    missed = {}
-    for path in paths:
-        expected = set(cpython[str(path)]["globals"])
-        reported = set(report[str(path)]["globals"])
-        if expected - reported:
-            missed[path.name] = {"cpython": sorted(expected), "picklewall": sorted(reported),
-                                 "bytes": path.read_bytes()[:120].hex()}
+    missed = missed_globals(paths, cpython, report)
     assert missed == {}, f"{len(missed)} files: {json.dumps(dict(list(missed.items())[:5]), indent=1)}"
 
 
 def test_files_where_cpython_resolves_code_are_never_safe(tmp_path):
     """A load that would import something outside the data allowlist must not be called safe."""
     items = corpus(SEED + 1, 200, 3)
-    paths = []
-    for index, data in enumerate(items):
-        path = tmp_path / f"case_{index:05d}.pkl"
-        path.write_bytes(data)
-        paths.append(path)
+    paths = write_batch(tmp_path, items)
     cpython = record_with_cpython(paths)
     report = run_scan(tmp_path).by_path()
     data_only = {"collections.OrderedDict", "collections.Counter", "collections.deque", "builtins.set",
