@@ -73,3 +73,20 @@ def test_random_mutations_never_crash(tmp_path):
         (tmp_path / f"m{index:04d}").write_bytes(bytes(data))
     report = run_scan(tmp_path)
     assert len(report.report["files"]) == 1500
+
+
+@pytest.fixture(scope="module")
+def bombs(tmp_path_factory):
+    from fixtures.hostile import bomb_files
+    return bomb_files(tmp_path_factory.mktemp("bombs"))
+
+
+@pytest.mark.parametrize("name", ["gzip_bomb.pkl.gz", "zlib_bomb.pkl.z", "bz2_bomb.pkl.bz2", "xz_bomb.pkl.xz",
+                                  "sevenzip_bomb.7z", "joblib_bomb.joblib"])
+def test_decompression_bombs_stop_at_the_budget(bombs, name):
+    """Each bomb's content (a 64 MiB pickle of zeros) compresses beyond the 1000:1 ratio budget: inflating stops
+    there, with a limit finding, and the cut-off pickle is reported as such, never as safe data."""
+    file = run_scan(bombs[name]).file()
+    rules = {f["rule"] for f in file["findings"]}
+    assert "limit.max_decompressed_bytes" in rules, (name, rules)
+    assert file["verdict"] == "suspicious", file
