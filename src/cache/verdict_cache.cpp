@@ -198,6 +198,13 @@ Result<std::unique_ptr<VerdictCache>> VerdictCache::open(const std::string& path
   int persist = 1;
   (void)sqlite3_file_control(database, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
   (void)cache->execute("SELECT count(*) FROM stamps");
+  // Still a rollback journal (another process held the new file while this one tried to switch): each write
+  // would create and delete a journal file, which the sandbox forbids. This run only reads; the next switches.
+  Statement mode(database, "PRAGMA journal_mode");
+  if (!mode.ok() || mode.step() != SQLITE_ROW || mode.column_text(0) != "wal")
+    cache->write_error_ = Error{ErrorCode::io, "verdict cache: " + path +
+                                                   " could not be switched to its write-ahead log yet, so this run "
+                                                   "stores no verdicts"};
   return cache;
 }
 
