@@ -7,7 +7,7 @@
 #include "convert/safetensors_writer.hpp"
 #include "convert/shared_storage.hpp"
 #include "convert/tensor_builder.hpp"
-#include "fuzz_limits.hpp"
+#include "fuzz_support.hpp"
 #include "pickle/pickle_stream.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -16,9 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const std::uint8_t selector = data[0];
   const std::span<const std::uint8_t> input(data + 1, size - 1);
-  const Limits limits = fuzz::fuzz_limits();
-  const auto stream = read_pickle_stream(input, 0, limits, fuzz::fuzz_deadline(limits), 1,
-                                         MachineOptions{GraphDetail::full, (selector & 4) != 0});
+  const auto stream = fuzz::fuzz_stream(input, 1, (selector & 4) != 0);
   if (stream.pickles.empty()) return 0;
   BuildOptions options;
   options.input = input;

@@ -5,16 +5,14 @@
 #include <span>
 
 #include "convert/tensor_builder.hpp"
-#include "fuzz_limits.hpp"
+#include "fuzz_support.hpp"
 #include "pickle/pickle_stream.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace picklewall;
   using namespace picklewall::detail;
   const std::span<const std::uint8_t> input(data, size);
-  const Limits limits = fuzz::fuzz_limits();
-  const auto stream = read_pickle_stream(input, 0, limits, fuzz::fuzz_deadline(limits), 1,
-                                         MachineOptions{GraphDetail::full, true});
+  const auto stream = fuzz::fuzz_stream(input, 1, true);
   for (const auto& program : stream.pickles) {
     if (!program.stopped) continue;
     BuildOptions options;

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <span>
 
-#include "fuzz_limits.hpp"
+#include "fuzz_support.hpp"
 #include "inspect/decompiler.hpp"
 #include "inspect/disassembler.hpp"
 #include "pickle/pickle_stream.hpp"
@@ -13,14 +13,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace picklewall;
   using namespace picklewall::detail;
   const std::span<const std::uint8_t> input(data, size);
-  const Limits limits = fuzz::fuzz_limits();
-  const auto stream = read_pickle_stream(input, 0, limits, fuzz::fuzz_deadline(limits), 4,
-                                         MachineOptions{GraphDetail::full, false});
+  const auto stream = fuzz::fuzz_stream(input, 4);
   for (const auto& program : stream.pickles) {
     (void)looks_like_pickle(program, input);
     (void)imports_a_module(program);
     (void)decompile(program);
-    (void)disassemble(input, program.start, program.end, limits);
+    (void)disassemble(input, program.start, program.end, fuzz::fuzz_limits());
     if (program.root) (void)value_text(program.graph, *program.root);
     for (const Value& value : program.dropped_root_values) (void)value_text(program.graph, value);
   }

@@ -2,7 +2,7 @@
 // report renderers over whatever bytes arrive.
 #include <cstdint>
 
-#include "fuzz_limits.hpp"
+#include "fuzz_support.hpp"
 #include "picklewall/report.hpp"
 #include "picklewall/scan.hpp"
 

@@ -4,7 +4,7 @@
 #include <span>
 
 #include "container/torch_legacy.hpp"
-#include "fuzz_limits.hpp"
+#include "fuzz_support.hpp"
 #include "pickle/pickle_stream.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -12,9 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace picklewall::detail;
   const std::span<const std::uint8_t> input(data, size);
   (void)is_legacy_torch(input);
-  const Limits limits = fuzz::fuzz_limits();
-  const auto stream = read_pickle_stream(input, 0, limits, fuzz::fuzz_deadline(limits), 5,
-                                         MachineOptions{GraphDetail::full, false});
+  const auto stream = fuzz::fuzz_stream(input, 5);
   (void)check_legacy_storages(input, stream);
   return 0;
 }

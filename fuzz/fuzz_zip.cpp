@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "container/zip_archive.hpp"
-#include "fuzz_limits.hpp"
+#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace picklewall;

@@ -1,6 +1,7 @@
-// A report file that appears whole or not at all, created before the scan starts: its temporary file (beside the
-// target) exists before the sandbox is entered, and commit() only writes to it and renames it in its directory,
-// which is all the sandbox still allows.
+// A report file that appears whole or not at all: a temporary file beside the target, written, then fsynced and
+// renamed over the target by commit(). Created before the scan starts, so a sandboxed process (or a sandboxed
+// child it forks, which shares the open file) can write() it; commit() renames, which only an unsandboxed
+// process may do.
 #pragma once
 
 #include <memory>
@@ -18,10 +19,10 @@ class OutputFile {
   OutputFile& operator=(OutputFile&&) noexcept;
   ~OutputFile();  // without commit(): the temporary file is removed and the target left as it was
 
-  // Writes `content`, fsyncs it and renames it over the target.
-  Status commit(std::string_view content);
-  // The target's directory, open: SandboxOptions::output_directory_fd.
-  int directory_fd() const;
+  // Appends `content` to the temporary file.
+  Status write(std::string_view content);
+  // Fsyncs what was written and renames it over the target.
+  Status commit();
 
  private:
   struct State;

@@ -2,9 +2,13 @@
 // --fail-on; 2 usage error, or a path that could not be read (the scan is incomplete). `inspect` exits 0 when it
 // could show the file, whatever it found, and 2 otherwise. `convert` exits 0 when the output was written, 1 when
 // the input was refused (its verdict is not safe and --strip-code was not given), 2 on any other error.
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -85,7 +89,7 @@ std::shared_ptr<picklewall::Policy> load_policy(const PolicyArguments& arguments
 // Enters the sandbox unless --no-sandbox; a refusal is reported here.
 bool sandboxed(bool wanted) {
   if (!wanted) return true;
-  picklewall::Status entered = picklewall::enter_sandbox({});
+  picklewall::Status entered = picklewall::enter_sandbox();
   if (!entered) std::cerr << "picklewall: " << entered.error().message << "\n";
   return entered.ok();
 }
@@ -150,6 +154,106 @@ int run_convert(const ConvertArguments& arguments) {
   return exit_clean;
 }
 
+// What a scan ended in, with whether its report was written in full (to stdout or the output's temporary file).
+struct ScanOutcome {
+  int exit_code;
+  bool report_written;
+};
+
+// Scans, renders and writes the report; the output file, if any, is written but not committed. Enters the
+// sandbox once the cache is open and before the first input is read, unless --no-sandbox.
+ScanOutcome scan_and_report(const ScanArguments& arguments, const picklewall::Scanner& scanner,
+                            picklewall::OutputFile* output) {
+  picklewall::cli::ProgressDisplay progress(arguments.progress == "always" ||
+                                            (arguments.progress == "auto" && ::isatty(STDERR_FILENO) != 0));
+  picklewall::BatchOptions batch_options;
+  batch_options.jobs = arguments.jobs;
+  batch_options.cache_path = arguments.cache;
+  batch_options.on_progress = [&progress](const picklewall::BatchProgress& now) { progress.update(now); };
+  batch_options.before_scanning = [&]() -> picklewall::Status {
+    if (arguments.no_sandbox) return picklewall::Ok{};
+    return picklewall::enter_sandbox();
+  };
+  auto batch = picklewall::scan_batch(scanner, arguments.paths, batch_options);
+  progress.finish();
+  if (!batch) {
+    std::cerr << "picklewall: " << batch.error().message << "\n";
+    return {exit_usage_or_io, false};
+  }
+  if (!batch.value().cache_error.empty())
+    std::cerr << "picklewall: warning: " << batch.value().cache_error << " (the report is complete)\n";
+  const std::vector<picklewall::FileReport>& reports = batch.value().reports;
+
+  std::string rendered;
+  if (arguments.format == "json") {
+    rendered = picklewall::render_json(reports);
+  } else if (arguments.format == "sarif") {
+    rendered = picklewall::render_sarif(reports);
+  } else {
+    picklewall::TextStyle style;
+    style.show_info = arguments.show_info;
+    style.color = color_wanted(arguments.color, output == nullptr);
+    rendered = picklewall::render_text(reports, style);
+  }
+  if (output == nullptr) {
+    std::fwrite(rendered.data(), 1, rendered.size(), stdout);
+    std::fflush(stdout);
+  } else if (picklewall::Status written = output->write(rendered); !written) {
+    std::cerr << "picklewall: " << written.error().message << "\n";
+    return {exit_usage_or_io, false};
+  }
+
+  const picklewall::Verdict threshold =
+      arguments.fail_on == "malicious" ? picklewall::Verdict::malicious : picklewall::Verdict::suspicious;
+  bool io_error = false, failed = false;
+  for (const auto& report : reports) {
+    if (report.verdict == picklewall::Verdict::error) io_error = true;
+    else if (report.verdict >= threshold) failed = true;
+  }
+  return {io_error ? exit_usage_or_io : failed ? exit_findings : exit_clean, true};
+}
+
+// A sandboxed child's exit code says whether it wrote the whole report: report_written_base + its exit code. Any
+// other code (its own error exits, the sandbox's 2, a signal) leaves the report uncommitted.
+constexpr int report_written_base = 10;
+
+// --output with the sandbox: seccomp cannot tell the report's rename from any other rename (it does not read
+// paths), so the scan runs sandboxed in a child that writes the report into the temporary file both share, and
+// this process, which reads no input, renames it into place once the child says the report is whole.
+int scan_in_sandboxed_child(const ScanArguments& arguments, const picklewall::Scanner& scanner,
+                            picklewall::OutputFile& output) {
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    std::cerr << "picklewall: cannot start the scanning process: " << std::strerror(errno) << "\n";
+    return exit_usage_or_io;
+  }
+  if (child == 0) {
+    const ScanOutcome outcome = scan_and_report(arguments, scanner, &output);
+    // exit, not return: the parent owns the output file; this process only leaves through its exit code (and
+    // runs the sanitizers' leak check on the way out, in sanitizer builds).
+    std::exit(outcome.report_written ? report_written_base + outcome.exit_code : outcome.exit_code);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) {
+      std::cerr << "picklewall: lost the scanning process: " << std::strerror(errno) << "\n";
+      return exit_usage_or_io;
+    }
+  }
+  if (WIFSIGNALED(status)) {
+    std::cerr << "picklewall: the scanning process died of signal " << WTERMSIG(status) << "; no report was written\n";
+    return exit_usage_or_io;
+  }
+  const int code = WEXITSTATUS(status);
+  if (code < report_written_base) return code;
+  if (picklewall::Status committed = output.commit(); !committed) {
+    std::cerr << "picklewall: " << committed.error().message << "\n";
+    return exit_usage_or_io;
+  }
+  return code - report_written_base;
+}
+
 int run_scan(const ScanArguments& arguments) {
   auto policy = load_policy(arguments.policies);
   if (!policy) return exit_usage_or_io;
@@ -164,67 +268,22 @@ int run_scan(const ScanArguments& arguments) {
     std::cerr << "picklewall: " << scanner.error().message << "\n";
     return exit_usage_or_io;
   }
-  picklewall::cli::ProgressDisplay progress(arguments.progress == "always" ||
-                                            (arguments.progress == "auto" && ::isatty(STDERR_FILENO) != 0));
-  // The report file exists (as a temporary beside its target) before the sandbox is entered.
-  std::optional<picklewall::OutputFile> output;
-  if (!arguments.output.empty()) {
-    auto created = picklewall::OutputFile::create(arguments.output);
-    if (!created) {
-      std::cerr << "picklewall: " << created.error().message << "\n";
-      return exit_usage_or_io;
-    }
-    output.emplace(std::move(created.value()));
-  }
-  picklewall::BatchOptions batch_options;
-  batch_options.jobs = arguments.jobs;
-  batch_options.cache_path = arguments.cache;
-  batch_options.on_progress = [&progress](const picklewall::BatchProgress& now) { progress.update(now); };
-  batch_options.before_scanning = [&]() -> picklewall::Status {
-    if (arguments.no_sandbox) return picklewall::Ok{};
-    return picklewall::enter_sandbox({output ? output->directory_fd() : -1});
-  };
-  auto batch = picklewall::scan_batch(scanner.value(), arguments.paths, batch_options);
-  progress.finish();
-  if (!batch) {
-    std::cerr << "picklewall: " << batch.error().message << "\n";
+  if (arguments.output.empty()) return scan_and_report(arguments, scanner.value(), nullptr).exit_code;
+
+  // The report's temporary file (beside its target) exists before anything is scanned.
+  auto output = picklewall::OutputFile::create(arguments.output);
+  if (!output) {
+    std::cerr << "picklewall: " << output.error().message << "\n";
     return exit_usage_or_io;
   }
-  if (!batch.value().cache_error.empty())
-    std::cerr << "picklewall: warning: " << batch.value().cache_error << " (the report is complete)\n";
-  const std::vector<picklewall::FileReport>& reports = batch.value().reports;
-
-  std::string rendered;
-  if (arguments.format == "json") {
-    rendered = picklewall::render_json(reports);
-  } else if (arguments.format == "sarif") {
-    rendered = picklewall::render_sarif(reports);
-  } else {
-    picklewall::TextStyle style;
-    style.show_info = arguments.show_info;
-    style.color = color_wanted(arguments.color, arguments.output.empty());
-    rendered = picklewall::render_text(reports, style);
+  if (!arguments.no_sandbox) return scan_in_sandboxed_child(arguments, scanner.value(), output.value());
+  const ScanOutcome outcome = scan_and_report(arguments, scanner.value(), &output.value());
+  if (!outcome.report_written) return outcome.exit_code;
+  if (picklewall::Status committed = output.value().commit(); !committed) {
+    std::cerr << "picklewall: " << committed.error().message << "\n";
+    return exit_usage_or_io;
   }
-  if (arguments.output.empty()) {
-    std::fwrite(rendered.data(), 1, rendered.size(), stdout);
-    std::fflush(stdout);
-  } else {
-    picklewall::Status written = output->commit(rendered);
-    if (!written) {
-      std::cerr << "picklewall: " << written.error().message << "\n";
-      return exit_usage_or_io;
-    }
-  }
-
-  const picklewall::Verdict threshold =
-      arguments.fail_on == "malicious" ? picklewall::Verdict::malicious : picklewall::Verdict::suspicious;
-  bool io_error = false, failed = false;
-  for (const auto& report : reports) {
-    if (report.verdict == picklewall::Verdict::error) io_error = true;
-    else if (report.verdict >= threshold) failed = true;
-  }
-  if (io_error) return exit_usage_or_io;
-  return failed ? exit_findings : exit_clean;
+  return outcome.exit_code;
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 // An output file that appears whole or not at all: bytes go to a temporary file beside the target, which is
 // fsynced and renamed over it on commit(); destroyed without commit(), the temporary file is removed. Reports
 // and converted models are written this way, so a crash or a refused input never leaves a partial output.
-// Everything after create() happens relative to the target's directory, held open: so the sandbox can allow
-// renames and removals in that one directory only, and a directory renamed meanwhile cannot redirect them.
+// Everything after create() happens relative to the target's directory, held open, so a directory renamed
+// meanwhile cannot redirect the rename or the clean-up.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +32,6 @@ class AtomicFile {
   Status copy_from(int fd, std::uint64_t offset, std::uint64_t length) { return copy_from(fd, offset, length, size_); }
   Status commit();
   std::uint64_t size() const { return size_; }
-  int directory_fd() const { return directory_; }
 
  private:
   AtomicFile(std::string path, int directory, std::string temporary, std::string name, int fd)

@@ -19,19 +19,17 @@ Result<OutputFile> OutputFile::create(const std::string& path) {
   return OutputFile(std::make_unique<State>(State{std::move(file.value())}));
 }
 
-Status OutputFile::commit(std::string_view content) {
-  if (Status status = state_->file.write({reinterpret_cast<const std::uint8_t*>(content.data()), content.size()});
-      !status)
-    return status;
-  return state_->file.commit();
+Status OutputFile::write(std::string_view content) {
+  return state_->file.write({reinterpret_cast<const std::uint8_t*>(content.data()), content.size()});
 }
 
-int OutputFile::directory_fd() const { return state_->file.directory_fd(); }
+Status OutputFile::commit() { return state_->file.commit(); }
 
 Status write_file_atomically(const std::string& path, const std::string& content) {
   auto file = OutputFile::create(path);
   if (!file) return file.error();
-  return file.value().commit(content);
+  if (Status written = file.value().write(content); !written) return written;
+  return file.value().commit();
 }
 
 }  // namespace picklewall

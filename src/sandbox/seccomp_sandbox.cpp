@@ -114,7 +114,7 @@ class Filter {
 // Opening with any of these flags writes, creates or truncates.
 constexpr unsigned write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
 
-void build_rules(Filter& filter, const SandboxOptions& options) {
+void build_rules(Filter& filter) {
   for (int call : {SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork)}) filter.trap(call);
   filter.not_implemented(SCMP_SYS(clone3));
   if (!sanitizer_runtime) {
@@ -142,23 +142,12 @@ void build_rules(Filter& filter, const SandboxOptions& options) {
                    SCMP_SYS(io_uring_register)})
     filter.trap(call);
 
-  // Renaming and removing only inside the output's directory, named by its descriptor on both sides.
-  const int directory = options.output_directory_fd;
-  if (directory < 0) {
-    for (int call : {SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat)}) filter.trap(call);
-  } else {
-    const auto fd = static_cast<scmp_datum_t>(directory);
-    for (int call : {SCMP_SYS(renameat), SCMP_SYS(renameat2)}) {
-      filter.trap(call, SCMP_A0(SCMP_CMP_NE, fd));
-      filter.trap(call, SCMP_A2(SCMP_CMP_NE, fd));
-    }
-    filter.trap(SCMP_SYS(unlinkat), SCMP_A0(SCMP_CMP_NE, fd));
-  }
+  for (int call : {SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat)}) filter.trap(call);
 }
 
 }  // namespace
 
-Status enter_sandbox(const SandboxOptions& options) {
+Status enter_sandbox() {
   struct sigaction action {};
   action.sa_sigaction = on_forbidden_call;
   action.sa_flags = SA_SIGINFO;
@@ -167,7 +156,7 @@ Status enter_sandbox(const SandboxOptions& options) {
     return Error{ErrorCode::io, std::string("sandbox: cannot handle SIGSYS: ") + std::strerror(errno)};
 
   Filter filter;
-  build_rules(filter, options);
+  build_rules(filter);
   // Without no_new_privs the kernel only lets privileged processes filter themselves; it also stops a set-user-ID
   // program from gaining privileges, which the filter forbids starting anyway.
   if (filter.ok()) seccomp_attr_set(filter.context(), SCMP_FLTATR_CTL_NNP, 1);

@@ -22,9 +22,9 @@ def probe_library() -> Path:
     return library
 
 
-def run_with_probe(arguments, call: str, marker: Path, port: int = 0) -> subprocess.CompletedProcess:
+def run_with_probe(arguments, call: str, marker: Path, port: int = 0, **extra) -> subprocess.CompletedProcess:
     environment = dict(os.environ, LD_PRELOAD=str(probe_library()), PICKLEWALL_PROBE_CALL=call,
-                       PICKLEWALL_PROBE_MARKER=str(marker), PICKLEWALL_PROBE_PORT=str(port))
+                       PICKLEWALL_PROBE_MARKER=str(marker), PICKLEWALL_PROBE_PORT=str(port), **extra)
     # Sanitizer builds: the probe is preloaded ahead of the sanitizer runtime, which is harmless here.
     environment["ASAN_OPTIONS"] = environment.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
     return subprocess.run([picklewall_binary(), *arguments], capture_output=True, text=True, timeout=60,
@@ -49,6 +49,26 @@ def test_forbidden_call_is_stopped_and_reported(tmp_path, model, call, system_ca
 
     allowed = run_with_probe([command, "--no-sandbox", str(model)], call, marker)
     assert marker.exists(), f"the probe's {call} did not happen without the sandbox: {allowed.stderr}"
+
+
+def test_report_of_a_stopped_scan_is_never_committed(tmp_path, model):
+    """With --output the scan runs in a sandboxed child; stopped there, it leaves neither a report nor a temporary
+    file, and the exit code says the scan did not complete."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    marker = tmp_path / "marker"
+    stopped = run_with_probe(["scan", "-o", str(reports / "report.txt"), str(model)], "exec", marker,
+                             PICKLEWALL_PROBE_ONLY_SANDBOXED="1")
+    assert stopped.returncode == 2, stopped.stderr
+    assert "sandbox: stopped a forbidden system call (execve)" in stopped.stderr
+    assert not marker.exists()
+    assert list(reports.iterdir()) == []
+
+    completed = subprocess.run([picklewall_binary(), "scan", "-o", str(reports / "report.txt"), str(model)],
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert "SAFE" in (reports / "report.txt").read_text()
+    assert [p.name for p in reports.iterdir()] == ["report.txt"]
 
 
 def test_network_connection_is_stopped_and_reported(tmp_path, model):

@@ -1,9 +1,12 @@
-// Limits for fuzzing: the defaults scaled down so that one input cannot take libFuzzer's whole memory (2 GB RSS)
-// or time budget, while every limit still trips on inputs a mutator can reach.
+// What the targets share. Limits: the defaults scaled down so that one input cannot take libFuzzer's whole memory
+// (2 GB RSS) or time budget, while every limit still trips on inputs a mutator can reach.
 #pragma once
 #include <chrono>
+#include <cstdint>
+#include <span>
 
 #include "picklewall/limits.hpp"
+#include "pickle/pickle_stream.hpp"
 
 namespace picklewall::fuzz {
 
@@ -24,6 +27,14 @@ inline std::chrono::steady_clock::time_point fuzz_deadline(const Limits& limits)
   return std::chrono::steady_clock::now() +
          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
              std::chrono::duration<double>(limits.max_seconds_per_file));
+}
+
+// Up to `max_pickles` pickles from the input under the fuzzing limits, with the full object graph kept.
+inline detail::PickleStream fuzz_stream(std::span<const std::uint8_t> input, std::uint64_t max_pickles,
+                                        bool joblib_arrays = false) {
+  const Limits limits = fuzz_limits();
+  return detail::read_pickle_stream(input, 0, limits, fuzz_deadline(limits), max_pickles,
+                                    detail::MachineOptions{detail::GraphDetail::full, joblib_arrays});
 }
 
 }  // namespace picklewall::fuzz
