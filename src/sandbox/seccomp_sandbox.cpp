@@ -41,7 +41,8 @@ const TrappedCall trapped_calls[] = {
     PICKLEWALL_CALL(fchownat), PICKLEWALL_CALL(utime), PICKLEWALL_CALL(utimes), PICKLEWALL_CALL(utimensat),
     PICKLEWALL_CALL(futimesat), PICKLEWALL_CALL(setxattr), PICKLEWALL_CALL(lsetxattr), PICKLEWALL_CALL(fsetxattr),
     PICKLEWALL_CALL(removexattr), PICKLEWALL_CALL(lremovexattr), PICKLEWALL_CALL(fremovexattr),
-    // Other processes' memory, and io_uring, whose operations the filter would never see.
+    // Other processes: signals, memory; and io_uring, whose operations the filter would never see.
+    PICKLEWALL_CALL(kill), PICKLEWALL_CALL(tgkill), PICKLEWALL_CALL(tkill), PICKLEWALL_CALL(pidfd_send_signal),
     PICKLEWALL_CALL(ptrace), PICKLEWALL_CALL(process_vm_writev), PICKLEWALL_CALL(process_vm_readv),
     PICKLEWALL_CALL(io_uring_setup), PICKLEWALL_CALL(io_uring_enter), PICKLEWALL_CALL(io_uring_register),
 };
@@ -143,6 +144,13 @@ void build_rules(Filter& filter) {
     filter.trap(call);
 
   for (int call : {SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlinkat)}) filter.trap(call);
+
+  // Signals to this process only (abort() and the sanitizers signal themselves with tgkill).
+  const auto self = static_cast<scmp_datum_t>(::getpid());
+  filter.trap(SCMP_SYS(kill), SCMP_A0(SCMP_CMP_NE, self));
+  filter.trap(SCMP_SYS(tgkill), SCMP_A0(SCMP_CMP_NE, self));
+  filter.trap(SCMP_SYS(tkill));
+  filter.trap(SCMP_SYS(pidfd_send_signal));
 }
 
 }  // namespace

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -132,6 +134,15 @@ TEST_F(SandboxTest, NewProcessesAreStopped) {
   // Sanitizer builds keep clone and ptrace for the leak checker (see seccomp_sandbox.cpp); fork is its own call.
   const auto outcome = run_sandboxed([] { (void)::syscall(SYS_fork); });
   expect_stopped(outcome, "fork");
+}
+
+TEST_F(SandboxTest, SignallingOtherProcessesIsStopped) {
+  const pid_t parent = ::getpid();  // the test runner, outside the child
+  expect_stopped(run_sandboxed([&] { (void)::kill(parent, 0); }), "kill");
+  // Signals to itself still arrive: raise() uses tgkill on its own process.
+  const auto outcome = run_sandboxed([] { (void)::raise(SIGUSR1); });
+  EXPECT_EQ(outcome.exit_code, -1) << outcome.stderr_text;  // died of SIGUSR1, not of the sandbox
+  EXPECT_EQ(outcome.stderr_text.find("sandbox"), std::string::npos) << outcome.stderr_text;
 }
 
 TEST_F(SandboxTest, WhatAScanNeedsStillWorks) {
