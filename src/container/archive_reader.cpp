@@ -13,10 +13,15 @@ namespace {
 
 using ArchivePtr = std::unique_ptr<struct archive, decltype(&archive_read_free)>;
 
-// Reads the current entry's data, stopping at `cap` bytes.
-bool read_entry_data(struct archive* reader, std::uint64_t cap, ArchiveMember& member, std::string& error) {
+// Reads the current entry's data, stopping at `cap` bytes or at `deadline`.
+bool read_entry_data(struct archive* reader, std::uint64_t cap, std::chrono::steady_clock::time_point deadline,
+                     ArchiveMember& member, std::string& error) {
   std::vector<std::uint8_t> chunk(1 << 16);
-  while (true) {
+  for (std::uint64_t round = 1;; ++round) {
+    if (round % 64 == 0 && std::chrono::steady_clock::now() >= deadline) {  // every 4 MiB of output
+      member.truncated_by_time = true;
+      return true;
+    }
     const la_ssize_t n = archive_read_data(reader, chunk.data(), chunk.size());
     if (n == 0) return true;
     if (n < 0) {
@@ -47,6 +52,7 @@ Result<ArchiveContents> read_with(std::span<const std::uint8_t> bytes, const Lim
     return Error{ErrorCode::malformed, std::string("cannot open archive: ") +
                                            (archive_error_string(reader.get()) ? archive_error_string(reader.get()) : "unknown format")};
   ArchiveContents contents;
+  const auto deadline = decompression_deadline(limits);
   // One budget for the whole archive as well as per member: a thousand members of 1 GiB is still a bomb.
   std::uint64_t total_cap = decompression_cap(bytes.size(), limits);
   struct archive_entry* entry = nullptr;
@@ -71,12 +77,14 @@ Result<ArchiveContents> read_with(std::span<const std::uint8_t> bytes, const Lim
       continue;
     }
     const std::uint64_t cap = std::min(limits.max_decompressed_bytes, total_cap);
-    if (!read_entry_data(reader.get(), cap, member, contents.error)) {
+    if (!read_entry_data(reader.get(), cap, deadline, member, contents.error)) {
       contents.members.push_back(std::move(member));
       break;
     }
     total_cap -= std::min<std::uint64_t>(total_cap, member.data.size());
+    const bool out_of_time = member.truncated_by_time;
     contents.members.push_back(std::move(member));
+    if (out_of_time) break;
   }
   if (raw_stream && contents.members.empty() && contents.error.empty())
     return Error{ErrorCode::malformed, "compressed stream holds no data"};
@@ -97,9 +105,11 @@ Result<ArchiveContents> decompress_zlib(std::span<const std::uint8_t> bytes, con
   ArchiveContents contents;
   contents.members.emplace_back();
   ArchiveMember& member = contents.members.back();
-  switch (inflate_bounded(bytes, false, decompression_cap(bytes.size(), limits), member.data)) {
+  switch (inflate_bounded(bytes, false, decompression_cap(bytes.size(), limits), member.data,
+                          decompression_deadline(limits))) {
     case InflateStatus::complete: break;
     case InflateStatus::over_budget: member.truncated_by_limit = true; break;
+    case InflateStatus::out_of_time: member.truncated_by_time = true; break;
     case InflateStatus::truncated: contents.error = "zlib stream is truncated"; break;
     case InflateStatus::corrupt: contents.error = "zlib data is corrupt"; break;
   }

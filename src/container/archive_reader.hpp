@@ -16,6 +16,7 @@ struct ArchiveMember {
   std::string name;
   std::vector<std::uint8_t> data;
   bool truncated_by_limit = false;  // the member was larger than the budget; data holds the first part
+  bool truncated_by_time = false;   // decompressing it outlasted the time budget; data holds the first part
   bool encrypted = false;           // could not be read without a password
 };
 

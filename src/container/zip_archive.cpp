@@ -201,12 +201,14 @@ Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_
     return Error{ErrorCode::unsupported, "compression method " + std::to_string(entry.method) + " is not supported"};
 
   const std::uint64_t cap = decompression_cap(compressed->size(), limits);
-  switch (inflate_bounded(*compressed, true, cap, storage)) {
+  switch (inflate_bounded(*compressed, true, cap, storage, decompression_deadline(limits))) {
     case InflateStatus::complete:
       return std::span<const std::uint8_t>(storage.data(), storage.size());
     case InflateStatus::over_budget:
       return Error{ErrorCode::limit_exceeded,
                    "member inflates beyond " + std::to_string(cap) + " bytes (decompression bomb limit)"};
+    case InflateStatus::out_of_time:
+      return Error{ErrorCode::limit_exceeded, "member takes longer to inflate than the time budget allows"};
     case InflateStatus::truncated:
       return malformed("deflate data is truncated");
     case InflateStatus::corrupt:

@@ -13,15 +13,27 @@ std::uint64_t decompression_cap(std::uint64_t compressed_size, const Limits& lim
   return std::min(limits.max_decompressed_bytes, by_ratio ? *by_ratio : UINT64_MAX);
 }
 
+std::chrono::steady_clock::time_point decompression_deadline(const Limits& limits) {
+  const auto now = std::chrono::steady_clock::now();
+  const std::chrono::duration<double> budget(std::max(0.0, limits.max_seconds_per_file));
+  if (budget >= std::chrono::steady_clock::time_point::max() - now) return std::chrono::steady_clock::time_point::max();
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(budget);
+}
+
 InflateStatus inflate_bounded(std::span<const std::uint8_t> input, bool raw, std::uint64_t cap,
-                              std::vector<std::uint8_t>& out) {
+                              std::vector<std::uint8_t>& out, std::chrono::steady_clock::time_point deadline) {
   out.clear();
   z_stream stream{};
   if (inflateInit2(&stream, raw ? -MAX_WBITS : MAX_WBITS) != Z_OK) return InflateStatus::corrupt;
   std::vector<std::uint8_t> chunk(1 << 16);
   std::uint64_t consumed = 0;
   InflateStatus status = InflateStatus::truncated;
-  while (true) {
+  for (std::uint64_t round = 1;; ++round) {
+    // The clock every 256 rounds (16 MiB of output at most): cheap next to inflating them.
+    if (round % 256 == 0 && std::chrono::steady_clock::now() >= deadline) {
+      status = InflateStatus::out_of_time;
+      break;
+    }
     stream.next_in = const_cast<Bytef*>(input.data() + consumed);
     stream.avail_in = static_cast<uInt>(std::min<std::uint64_t>(input.size() - consumed, 1u << 30));
     stream.next_out = chunk.data();

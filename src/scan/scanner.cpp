@@ -351,8 +351,13 @@ class FileScan {
       return false;
     }
     limits.max_decompressed_bytes = std::min(limits.max_decompressed_bytes, left);
+    // And what is left of the file's time: decompressing is bounded by the clock too, not only by bytes.
+    limits.max_seconds_per_file =
+        std::chrono::duration<double>(deadline_ - std::chrono::steady_clock::now()).count();
     return true;
   }
+
+  bool out_of_time() const { return std::chrono::steady_clock::now() >= deadline_; }
 
   bool nesting_allowed(const WorkItem& item) {
     if (item.depth < options_.limits.max_archive_depth) return true;
@@ -374,6 +379,9 @@ class FileScan {
       if (member.truncated_by_limit)
         add("limit.max_decompressed_bytes", Severity::suspicious, name, 0,
             "inflates beyond the decompression budget (bytes or ratio); only the first part was scanned");
+      if (member.truncated_by_time)
+        add("limit.max_seconds_per_file", Severity::suspicious, name, 0,
+            "decompressing it outlasted the file's time budget; only the first part was scanned");
       decompressed_total_ += member.data.size();
       owned_.push_back(std::move(member.data));
       queue_.push_back(WorkItem{owned_.back(), name, item.depth + 1, false});
@@ -474,7 +482,8 @@ class FileScan {
       decompressed_total_ += entry.method != 0 ? owned_.back().size() : 0;
       if (!data) {
         owned_.pop_back();
-        add(data.error().code == ErrorCode::limit_exceeded ? "limit.max_decompressed_bytes" : "zip.unreadable-member",
+        const bool limit = data.error().code == ErrorCode::limit_exceeded;
+        add(!limit ? "zip.unreadable-member" : out_of_time() ? "limit.max_seconds_per_file" : "limit.max_decompressed_bytes",
             Severity::suspicious, prefix + entry.name, entry.local_header_offset,
             "member could not be read: " + data.error().message);
         continue;

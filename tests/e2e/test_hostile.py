@@ -90,3 +90,12 @@ def test_decompression_bombs_stop_at_the_budget(bombs, name):
     rules = {f["rule"] for f in file["findings"]}
     assert "limit.max_decompressed_bytes" in rules, (name, rules)
     assert file["verdict"] == "suspicious", file
+
+
+def test_decompression_is_bounded_by_the_time_budget_too(hostile):
+    """Six members of 512 MiB of zeros take seconds to inflate within the byte budgets; with half a second per
+    file, inflating stops at the clock and says so."""
+    file = run_scan("--max-seconds-per-file", "0.5", hostile / "zip_many_bombs").file()
+    rules = {f["rule"] for f in file["findings"]}
+    assert "limit.max_seconds_per_file" in rules, rules
+    assert file["verdict"] == "suspicious"
