@@ -1,11 +1,13 @@
 """Writes the seed corpora in fuzz/corpus/<target>/ with the real writers (pickle, torch.save, numpy, joblib,
-safetensors, zipfile), small enough to commit. Run from the repository root: python3 fuzz/make_seeds.py.
+safetensors, gguf, zipfile), small enough to commit. Run from the repository root:
+python3 fuzz/make_seeds.py [TARGET...].
 Deterministic for a given set of library versions; the committed seeds are what CI fuzzes from."""
 import collections
 import io
 import pathlib
 import pickle
 import shutil
+import sys
 import struct
 import tempfile
 import zipfile
@@ -206,18 +208,41 @@ def safetensors_seeds() -> None:
     write(folder, "bf16_hand.safetensors", struct.pack("<Q", len(header)) + header + b"\x00" * 4)
 
 
-def main() -> None:
-    pickle_seeds()
-    joblib_seeds()
-    convert_seeds()
-    zip_seeds()
-    torch_legacy_seeds()
-    npy_seeds()
-    safetensors_seeds()
+def gguf_seeds() -> None:
+    import gguf
+    folder = target("gguf")
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (architecture, tensors) in {
+            "tiny": ("llama", {"blk.0.weight": np.ones((4, 4), dtype=np.float32)}),
+            "two_tensors": ("gpt2", {"a": np.zeros(3, dtype=np.float16), "b": np.arange(2, dtype=np.int32)}),
+        }.items():
+            path = pathlib.Path(scratch) / f"{name}.gguf"
+            writer = gguf.GGUFWriter(str(path), architecture)
+            writer.add_block_count(1)
+            writer.add_string("general.name", "seed")
+            writer.add_array("tokenizer.ggml.tokens", ["a", "b", "c"])
+            writer.add_float32("rope.freq", 10000.0)
+            writer.add_bool("flag", True)
+            for tensor_name, array in tensors.items():
+                writer.add_tensor(tensor_name, array)
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+            writer.close()
+            write(folder, f"{name}.gguf", path.read_bytes())
+
+
+def main(only: list) -> None:
+    writers = {"pickle": pickle_seeds, "joblib": joblib_seeds, "convert": convert_seeds, "zip": zip_seeds,
+               "torch_legacy": torch_legacy_seeds, "npy": npy_seeds, "safetensors": safetensors_seeds,
+               "gguf": gguf_seeds}
+    for name, writer in writers.items():
+        if not only or name in only:
+            writer()
     for folder in sorted(ROOT.iterdir()):
         files = list(folder.iterdir())
         print(f"{folder.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])  # target names: only those; none: all
