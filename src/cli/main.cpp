@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,12 +85,10 @@ std::shared_ptr<picklewall::Policy> load_policy(const PolicyArguments& arguments
   return policy.value();
 }
 
-// Enters the sandbox unless --no-sandbox; a refusal is reported here.
-bool sandboxed(bool wanted) {
-  if (!wanted) return true;
-  picklewall::Status entered = picklewall::enter_sandbox();
-  if (!entered) std::cerr << "picklewall: " << entered.error().message << "\n";
-  return entered.ok();
+// Enters the sandbox unless --no-sandbox was given.
+picklewall::Status enter_sandbox_unless(bool no_sandbox) {
+  if (no_sandbox) return picklewall::Ok{};
+  return picklewall::enter_sandbox();
 }
 
 bool color_wanted(const std::string& choice, bool to_terminal) {
@@ -107,7 +104,10 @@ int run_inspect(const InspectArguments& arguments) {
   options.scan.hash_files = false;  // inspect shows code, not identity
   options.view = arguments.disasm ? picklewall::InspectView::disassembly : picklewall::InspectView::decompiled;
   options.max_lines = arguments.max_lines;
-  if (!sandboxed(!arguments.no_sandbox)) return exit_usage_or_io;
+  if (picklewall::Status entered = enter_sandbox_unless(arguments.no_sandbox); !entered) {
+    std::cerr << "picklewall: " << entered.error().message << "\n";
+    return exit_usage_or_io;
+  }
   auto report = picklewall::inspect_file(arguments.path, options);
   if (!report) {
     std::cerr << "picklewall: " << report.error().message << "\n";
@@ -170,10 +170,7 @@ ScanOutcome scan_and_report(const ScanArguments& arguments, const picklewall::Sc
   batch_options.jobs = arguments.jobs;
   batch_options.cache_path = arguments.cache;
   batch_options.on_progress = [&progress](const picklewall::BatchProgress& now) { progress.update(now); };
-  batch_options.before_scanning = [&]() -> picklewall::Status {
-    if (arguments.no_sandbox) return picklewall::Ok{};
-    return picklewall::enter_sandbox();
-  };
+  batch_options.before_scanning = [&] { return enter_sandbox_unless(arguments.no_sandbox); };
   auto batch = picklewall::scan_batch(scanner, arguments.paths, batch_options);
   progress.finish();
   if (!batch) {
