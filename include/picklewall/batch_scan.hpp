@@ -1,5 +1,5 @@
-// Scanning many files at once: a pool of worker threads, an optional verdict cache, and progress reports.
-// The reports are the ones Scanner::scan_paths gives, in the same order, whatever the number of workers.
+// Scanning many files at once: sandboxed worker processes (or, opted into, threads of this process), an
+// optional verdict cache, and progress reports. The reports come in walk order, whatever the number of workers.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "picklewall/isolation.hpp"
 #include "picklewall/result.hpp"
 #include "picklewall/scan.hpp"
 
@@ -21,14 +22,22 @@ struct BatchProgress {
 };
 
 struct BatchOptions {
-  unsigned jobs = 0;  // worker threads; 0: one per core
+  unsigned jobs = 0;  // files scanned at once (workers); 0: one per core
+  Isolation isolation = Isolation::worker_processes;
+  // Worker processes to use (kept between batches by a caller that scans often, such as the Python package);
+  // null: a pool is made for this batch from the scanner's options and `worker_settings`.
+  std::shared_ptr<WorkerPool> workers;
+  WorkerSettings worker_settings;
+  // Polled at least every 100 ms while the batch runs; true stops it (Ctrl-C): scan_batch then fails with
+  // ErrorCode::cancelled and its workers are stopped.
+  std::function<bool()> should_stop;
   // SQLite file of earlier verdicts, keyed by content hash and by everything else a verdict depends on (policy
   // content, limits, --strict, engine version). Empty: no cache. Needs ScanOptions::hash_files.
   std::string cache_path;
   // Called after each file, from whichever thread finished it, never from two threads at once.
   std::function<void(const BatchProgress&)> on_progress;
-  // Called once the cache is open and before the first input is touched: where the command enters its sandbox.
-  // An error stops the batch.
+  // In-process batches only: called once the cache is open and before the first input is touched (where a
+  // caller can enter a sandbox of its own). An error stops the batch.
   std::function<Status()> before_scanning;
 };
 
@@ -41,7 +50,8 @@ struct BatchResult {
 };
 
 // Walks `paths` and scans every file. Fails only for what stops the whole batch (a cache file that cannot be
-// opened or is not a picklewall cache, a cache without hashing); unreadable files are reports with verdict error.
+// opened or is not a picklewall cache, a cache without hashing, workers that cannot be started, a stop); an
+// unreadable file is a report with verdict error, and a file whose worker died is a report that says why.
 Result<BatchResult> scan_batch(const Scanner& scanner, const std::vector<std::string>& paths,
                                const BatchOptions& options);
 

@@ -12,7 +12,9 @@ namespace picklewall {
 // Severity of one finding. The verdict of a file is the highest severity among its findings.
 enum class Severity { info, suspicious, malicious };
 
-enum class Verdict { safe, suspicious, malicious, error };
+// Ordered from "nothing to do" to "stop": not_a_model is a file in no model format (text, an archive of text),
+// analysed and holding nothing a loader would run; safe is a model file shown to hold only data.
+enum class Verdict { not_a_model, safe, suspicious, malicious, error };
 
 std::string_view to_string(Severity severity);
 std::string_view to_string(Verdict verdict);

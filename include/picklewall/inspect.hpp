@@ -44,6 +44,8 @@ struct InspectReport {
 
 // Errors: the file cannot be read, or holds no pickle at all (nothing a load would run).
 Result<InspectReport> inspect_file(const std::string& path, const InspectOptions& options);
+// The same for the file `fd` is open on, named `name` (a worker process is handed descriptors, not paths).
+Result<InspectReport> inspect_descriptor(int fd, const std::string& name, const InspectOptions& options);
 
 std::string render_inspect_text(const InspectReport& report, bool color);
 

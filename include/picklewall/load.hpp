@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "picklewall/isolation.hpp"
 #include "picklewall/limits.hpp"
 #include "picklewall/policy.hpp"
 #include "picklewall/result.hpp"
@@ -37,6 +38,12 @@ class TensorReader {
   // Scans `path`, refuses it unless safe (or strip_code), and reads its tensor table. Every name the pickle
   // holds is kept, tied weights included (each gets its own bytes). Errors as convert_file's.
   static Result<TensorReader> open(const std::string& path, const LoadOptions& options);
+  // The same, with everything that reads the file done in a sandboxed worker of `pool` (whose policy and limits
+  // apply): the worker writes the tensors' bytes into a shared memory file it hands back, and read() copies
+  // from there. Nothing of the file is parsed in this process. The tensors may take at most
+  // max_tensor_bytes_per_input_byte times the file's size (plus 1 GiB): more is refused as a memory bomb.
+  static Result<TensorReader> open_in_worker(WorkerPool& pool, const std::string& path, bool strip_code,
+                                             const std::string& key, const WorkerPool::StopRequested& stop = {});
   TensorReader(TensorReader&&) noexcept;
   TensorReader& operator=(TensorReader&&) noexcept;
   ~TensorReader();
@@ -46,6 +53,10 @@ class TensorReader {
   const std::vector<std::string>& skipped() const;  // non-tensor leaves left out ("path: what")
   // Writes tensor `index` in C order, little-endian, into `into`, which must be exactly tensors()[index].bytes.
   Status read(std::size_t index, std::span<std::uint8_t> into) const;
+  // Bytes of every tensor laid one after another at 64-byte-aligned offsets, as a worker packs them for
+  // open_in_worker.
+  static constexpr std::uint64_t alignment = 64;
+  std::uint64_t packed_bytes() const;
 
   struct State;
 

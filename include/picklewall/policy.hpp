@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "picklewall/finding.hpp"
@@ -29,6 +30,12 @@ struct SymbolJudgement {
   std::string policy;  // which policy file decided
 };
 
+// One policy file's text and where it came from ("builtin:dangerous.toml", "trust:scikit-learn.toml", a path).
+struct PolicySource {
+  std::string name;
+  std::string text;
+};
+
 class Policy {
  public:
   // The built-in policy (policies/*.toml compiled into the library).
@@ -38,6 +45,9 @@ class Policy {
   // ErrorCode::invalid_argument, its message listing the names there are.
   static Result<std::shared_ptr<Policy>> with_files(const std::vector<std::string>& paths,
                                                     const std::vector<std::string>& trust = {});
+  // A policy from texts already read, in order (what with_files reads; a worker process is handed these, so it
+  // judges by exactly the files its supervisor read, whatever happens to them on disk afterwards).
+  static Result<std::shared_ptr<Policy>> from_sources(std::vector<PolicySource> sources);
   // The names --trust accepts: "scikit-learn", "torch-modules", ...
   static std::vector<std::string> trust_policy_names();
 
@@ -45,6 +55,7 @@ class Policy {
   SymbolJudgement judge(std::string_view module, std::string_view name, SymbolUse use) const;
   // A stable fingerprint of the policy content, for caches keyed by policy version.
   const std::string& fingerprint() const;
+  const std::vector<PolicySource>& sources() const;
   ~Policy();
 
   struct Impl;
@@ -53,5 +64,9 @@ class Policy {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+// What find_class imports for `module`.`name` written in a pickle below protocol 3: CPython's fix_imports renames
+// Python 2 names (`__builtin__.eval` is `builtins.eval`). Other names come back as they are.
+std::pair<std::string, std::string> python3_name(std::string_view module, std::string_view name);
 
 }  // namespace picklewall

@@ -17,6 +17,7 @@ enum class ErrorCode {
   limit_exceeded,   // a budget in Limits was reached
   unsupported,      // input valid in principle but not handled
   refused,          // input that was read but must not be used (convert: a verdict that is not safe)
+  cancelled,        // the caller stopped the work (Ctrl-C); nothing it returned is to be used
 };
 
 struct Error {

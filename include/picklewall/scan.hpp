@@ -1,6 +1,7 @@
 // Scanning: one path in, one report per file out. Never executes anything from the input.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,9 @@
 #include "picklewall/result.hpp"
 
 namespace picklewall {
+namespace detail {
+class MappedFile;
+}
 
 struct FileReport {
   std::string path;     // as given, or the walked directory joined with the relative path
@@ -37,6 +41,10 @@ struct ScanOptions {
   bool hash_files = true;
   // Fail anything not proven to be data: globals a trust policy admits are reported as suspicious, not info.
   bool strict = false;
+  // Set by the caller (from another thread) to stop scans early, e.g. on Ctrl-C: every stage looks at it
+  // where it looks at the time budget. A scan stopped this way says so (ScanStopped) and its report is not to
+  // be used. Null: nothing can cancel.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // One pickle stream the scan read: a file, an archive member, or what a compressor or .npy header wrapped.
@@ -49,8 +57,10 @@ struct PickleStreamView {
   bool joblib_arrays = false;  // joblib raw array data follows NumpyArrayWrapper BUILDs
 };
 
-// The report for a path that could not be read: verdict error, with the reason as its one finding.
-FileReport unreadable_report(const std::string& path, const std::string& message);
+// The report for a path that could not be read: verdict error, with the reason as its one finding (rule
+// `rule`: io.error, or the limit that stopped a walk before it).
+FileReport unreadable_report(const std::string& path, const std::string& message,
+                             const std::string& rule = "io.error");
 
 class Scanner {
  public:
@@ -64,6 +74,10 @@ class Scanner {
   FileReport scan_file_visiting(const std::string& path, const PickleVisitor& visit) const;
   // The same for a file whose SHA-256 the caller has already computed (the batch's cache lookup did).
   FileReport scan_file_hashed(const std::string& path, std::string sha256) const;
+  // Scans the file `fd` is open on (read only; the descriptor stays the caller's), named `display_name` in the
+  // report. `sha256`: already known (or "" for none); nothing: hashed here when hashing is on.
+  FileReport scan_descriptor(int fd, const std::string& display_name, std::optional<std::string> sha256 = {},
+                             const PickleVisitor* visit = nullptr) const;
   // Scans bytes already in memory, named `display_name` in the report.
   FileReport scan_bytes(std::span<const std::uint8_t> bytes, const std::string& display_name) const;
   // Scans files and directories (recursively; every regular file, judged by content), one at a time. Reports
@@ -77,6 +91,8 @@ class Scanner {
   explicit Scanner(ScanOptions options) : options_(std::move(options)) {}
   // `sha256` empty: not hashed; nothing: hash the file.
   FileReport scan_mapped(const std::string& path, std::optional<std::string> sha256, const PickleVisitor* visit) const;
+  FileReport scan_open_file(const detail::MappedFile& file, const std::string& display_name,
+                            std::optional<std::string> sha256, const PickleVisitor* visit) const;
   FileReport scan_content(std::span<const std::uint8_t> bytes, const std::string& display_name,
                           std::string sha256, const PickleVisitor* visitor = nullptr, bool file_mapped = false) const;
   ScanOptions options_;

@@ -10,8 +10,8 @@ safetensors through a restricted builder, and guards the usual loaders.
 """
 
 from . import _native
-from ._api import Conversion, convert, inspect, load, scan
-from ._engine import trust_policies
+from ._api import Conversion, Conversions, convert, inspect, load, scan
+from ._engine import limit_names, trust_policies
 from ._guard import Guard, guard
 from ._report import FileReport, Finding, Report, Severity, Verdict
 from .errors import PicklewallError, UnsafeModelError
@@ -19,6 +19,6 @@ from .errors import PicklewallError, UnsafeModelError
 __version__: str = _native.__version__
 
 __all__ = [
-    "Conversion", "FileReport", "Finding", "Guard", "PicklewallError", "Report", "Severity", "UnsafeModelError",
-    "Verdict", "convert", "guard", "inspect", "load", "scan", "trust_policies", "__version__",
+    "Conversion", "Conversions", "FileReport", "Finding", "Guard", "PicklewallError", "Report", "Severity", "UnsafeModelError",
+    "Verdict", "convert", "guard", "inspect", "limit_names", "load", "scan", "trust_policies", "__version__",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Tuple, Union, overload
 
 from . import _native
-from ._engine import PathLike, engine
+from ._engine import Isolation, PathLike, engine
 from ._report import FileReport, Report, _file_report
 from .errors import PicklewallError, UnsafeModelError
 
@@ -41,16 +41,21 @@ def stream_name(stream: object) -> str:
 
 def scan(source: Union[Source, Iterable[PathLike]], *, policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
          strict: bool = False, hash_files: bool = True, name: Optional[str] = None, jobs: int = 0,
-         cache: Optional[PathLike] = None) -> Report:
+         cache: Optional[PathLike] = None, isolation: Isolation = "process", **limits: float) -> Report:
     """Judges a model without running it.
 
     ``source`` is a path (a file, or a folder walked recursively), a list of paths, the bytes of a file, or a
     binary file object (read from its position; a seekable one is put back). Files are recognised by content.
     ``policies`` adds policy files, ``trust`` names opt-in trust policies (see :func:`trust_policies`);
-    ``strict`` reports trusted code as suspicious. Paths are scanned by ``jobs`` threads (0: one per core) and,
-    with ``cache`` (a SQLite file), verdicts of unchanged content are reused. The scan runs with the GIL released.
+    ``strict`` reports trusted code as suspicious. Paths are scanned ``jobs`` at a time (0: one per core) and,
+    with ``cache`` (a SQLite file), verdicts of unchanged content are reused.
+
+    Every input is parsed in sandboxed worker processes, never in this interpreter: a file that crashes or
+    takes over a parser costs only its own report (``isolation="in-process"`` opts out). Limits are keyword
+    arguments named as the command's flags (``max_seconds_per_file=10``; see :func:`limit_names`). Ctrl-C
+    stops a scan within a second. The scan runs with the GIL released.
     """
-    scanner = engine(policies, trust, strict, hash_files)
+    scanner = engine(policies, trust, strict, hash_files, limits, isolation)
     cache_path = os.fspath(cache) if cache is not None else ""
     if _is_path(source):
         return Report._from_native(scanner.scan_paths([os.fspath(source)], jobs, cache_path))  # type: ignore[arg-type]
@@ -116,15 +121,15 @@ def _numpy_array(reader: Any, index: int, spec: Any) -> "numpy.ndarray":
 
 @overload
 def load(path: PathLike, framework: Literal["torch"] = ..., *, strip_code: bool = ..., key: Optional[str] = ...,
-         device: Optional[str] = ..., policies: Iterable[PathLike] = ..., trust: Iterable[str] = ...
-         ) -> Dict[str, "torch.Tensor"]: ...
+         device: Optional[str] = ..., policies: Iterable[PathLike] = ..., trust: Iterable[str] = ...,
+         isolation: Isolation = ..., **limits: float) -> Dict[str, "torch.Tensor"]: ...
 @overload
 def load(path: PathLike, framework: Literal["numpy"], *, strip_code: bool = ..., key: Optional[str] = ...,
-         device: Optional[str] = ..., policies: Iterable[PathLike] = ..., trust: Iterable[str] = ...
-         ) -> Dict[str, "numpy.ndarray"]: ...
+         device: Optional[str] = ..., policies: Iterable[PathLike] = ..., trust: Iterable[str] = ...,
+         isolation: Isolation = ..., **limits: float) -> Dict[str, "numpy.ndarray"]: ...
 def load(path: PathLike, framework: str = "torch", *, strip_code: bool = False, key: Optional[str] = None,
-         device: Optional[str] = None, policies: Iterable[PathLike] = (), trust: Iterable[str] = ()
-         ) -> Mapping[str, Any]:
+         device: Optional[str] = None, policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
+         isolation: Isolation = "process", **limits: float) -> Mapping[str, Any]:
     """The tensors of a model file, read without running any of its pickle.
 
     A stricter ``torch.load(path, weights_only=True)``: the file is scanned first and refused with
@@ -133,13 +138,15 @@ def load(path: PathLike, framework: str = "torch", *, strip_code: bool = False, 
     0-5, whole ``nn.Module`` pickles as their ``state_dict`` names), pickles and joblib files of numpy arrays,
     ``.npy`` and ``.npz``. Returns a flat dict of dotted names, as safetensors names them; every name the file
     holds is kept, tied weights included. ``framework`` is ``"torch"`` (tensors, moved to ``device`` if given) or
-    ``"numpy"`` (arrays; bfloat16 and float8 have no numpy type). Tensor bytes are read with the GIL released.
+    ``"numpy"`` (arrays; bfloat16 and float8 have no numpy type). The file is read in a sandboxed worker
+    process, which hands the tensors' bytes back in shared memory (``isolation="in-process"`` reads it here).
+    Tensor bytes are copied with the GIL released.
     """
     if framework not in ("torch", "numpy"):
         raise ValueError(f"framework must be 'torch' or 'numpy', not {framework!r}")
     if device is not None and framework != "torch":
         raise ValueError("device applies to framework='torch' only")
-    scanner = engine(policies, trust, False, False)
+    scanner = engine(policies, trust, False, False, limits, isolation)
     with _report_attached(scanner, os.fspath(path)):
         reader = scanner.open_tensors(os.fspath(path), strip_code, key or "")
     build = _torch_tensor if framework == "torch" else _numpy_array
@@ -164,33 +171,50 @@ class Conversion:
     verified: bool
 
 
+class Conversions(List[Conversion]):
+    """The safetensors files one :func:`convert` wrote (a list), with what else a folder conversion did:
+    ``copied`` names the files copied as they are (none holds a pickle), ``left_out`` says, for each file not in
+    the output, why (a pickle that is not only tensors, a verdict that is not safe, a subfolder)."""
+
+    def __init__(self, conversions: Iterable[Conversion], *, copied: Tuple[str, ...] = (),
+                 left_out: Tuple[str, ...] = ()) -> None:
+        super().__init__(conversions)
+        self.copied = copied
+        self.left_out = left_out
+
+
 def convert(source: PathLike, destination: PathLike, *, strip_code: bool = False, verify: bool = True,
-            key: Optional[str] = None, policies: Iterable[PathLike] = (), trust: Iterable[str] = ()
-            ) -> List[Conversion]:
-    """Converts a pickled model to safetensors without running it.
+            key: Optional[str] = None, policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
+            **limits: float) -> Conversions:
+    """Converts a pickled model to safetensors without running it, in a sandboxed worker process.
 
     ``source`` is a checkpoint (or pickle/joblib of arrays, .npy, .npz) and ``destination`` the .safetensors file;
     or ``source`` is a Hugging Face folder (``save_pretrained(safe_serialization=False)``) and ``destination`` a
-    folder that gets ``model.safetensors`` (or the shards and their index) and copies of the other files, ready
-    for ``from_pretrained(..., use_safetensors=True)``. A source that is not safe raises
+    new folder that gets ``model.safetensors`` (or the shards and their index), the other files that hold no
+    pickle, and the tensors of other safe pickles as ``NAME.safetensors`` (``left_out`` on the result lists
+    what stayed behind and why), ready for ``from_pretrained(..., use_safetensors=True)``; the folder appears
+    whole or not at all. A source that is not safe raises
     :class:`UnsafeModelError` unless ``strip_code``. ``verify`` reads every output back and compares each tensor
     with its source. Outputs appear atomically; the source is only read.
     """
-    scanner = engine(policies, trust, False, False)
+    scanner = engine(policies, trust, False, False, limits)
     with _report_attached(scanner, os.fspath(source)):
-        conversions = scanner.convert(os.fspath(source), os.fspath(destination), strip_code, verify, key or "")
-    return [
-        Conversion(c.input, c.output, _file_report(c.scan), tuple((t.name, t.dtype, tuple(t.shape)) for t in c.tensors),
-                   dict(c.dropped), tuple(c.skipped), c.bytes_written, c.verified)
-        for c in conversions
-    ]
+        result = scanner.convert(os.fspath(source), os.fspath(destination), strip_code, verify, key or "")
+    return Conversions(
+        [Conversion(c.input, c.output, _file_report(c.scan), tuple((t.name, t.dtype, tuple(t.shape)) for t in c.tensors),
+                    dict(c.dropped), tuple(c.skipped), c.bytes_written, c.verified)
+         for c in result.conversions],
+        copied=tuple(result.copied), left_out=tuple(result.left_out))
 
 
 def inspect(path: PathLike, *, disassemble: bool = False, max_lines: int = 2000, policies: Iterable[PathLike] = (),
-            trust: Iterable[str] = (), strict: bool = False) -> str:
+            trust: Iterable[str] = (), strict: bool = False, isolation: Isolation = "process",
+            **limits: float) -> str:
     """What loading the file would do, as ``picklewall inspect`` shows it: Python-like statements (or the opcode
-    listing with ``disassemble=True``), each finding under the line that causes it. Nothing is run."""
-    return str(engine(policies, trust, strict, False).inspect(os.fspath(path), disassemble, max_lines))
+    listing with ``disassemble=True``), each finding under the line that causes it. Nothing is run; the file is
+    parsed in a sandboxed worker process unless ``isolation="in-process"``."""
+    return str(engine(policies, trust, strict, False, limits, isolation).inspect(os.fspath(path), disassemble,
+                                                                                max_lines))
 
 
-__all__ = ["scan", "load", "convert", "inspect", "Conversion", "UnsafeModelError"]
+__all__ = ["scan", "load", "convert", "inspect", "Conversion", "Conversions", "UnsafeModelError"]

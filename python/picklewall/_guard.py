@@ -1,11 +1,14 @@
-"""picklewall.guard: makes torch.load, pickle.load/loads/Unpickler, numpy.load and joblib.load scan before they
-load.
+"""picklewall.guard: makes torch.load, pickle.load/loads/Unpickler (and their pure-Python twins), numpy.load,
+joblib.load, dill and cloudpickle scan before they load, and holds every unpickler in the process to the policy.
 
-While a guard is active, those functions scan their input with the static engine first and raise
-:class:`UnsafeModelError` (nothing of the file has run) when the verdict is one the guard blocks; otherwise
-they load exactly as before. Modules imported after the guard is switched on are patched as they are imported.
-Only the module attributes are replaced: a reference taken earlier (``from torch import load``, or a subclass of
-``pickle.Unpickler`` defined before the guard) is not guarded.
+Two layers. First, while a guard is active, those functions scan their input with the static engine first and
+raise :class:`UnsafeModelError` (nothing of the file has run) when the verdict is one the guard blocks;
+otherwise they load exactly as before. Modules imported after the guard is switched on are patched as they are
+imported. Second, an audit hook (``sys.addaudithook``) sees every ``pickle.find_class`` event, which both the C
+unpickler and ``pickle.py`` raise before they import anything: while a guard is active it refuses any global the
+guard's policy does not allow, whoever unpickles (a reference taken before the guard, ``pickle._loads``,
+``_pickle.Unpickler``, dill, cloudpickle, torch's own unpickler, an ``Unpickler`` subclass defined earlier). That
+covers every unpickling in the process while the guard is on, not only model loads.
 """
 
 from __future__ import annotations
@@ -21,21 +24,25 @@ from types import ModuleType, TracebackType
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
 from ._api import read_stream, stream_name
-from ._engine import PathLike, engine
+from ._engine import Isolation, PathLike, engine
 from ._report import Report, Verdict
 from .errors import UnsafeModelError
 
 # module -> functions guarded there, and how each names its input: (position, keyword or None).
 _GUARDED: Dict[str, Dict[str, Tuple[int, Optional[str]]]] = {
-    "pickle": {"load": (0, None), "loads": (0, None)},
+    "pickle": {"load": (0, None), "loads": (0, None), "_load": (0, None), "_loads": (0, None)},
+    "_pickle": {"load": (0, None), "loads": (0, None)},
     "torch": {"load": (0, "f")},
     "torch.serialization": {"load": (0, "f")},
     "numpy": {"load": (0, "file")},
     "joblib": {"load": (0, "filename")},
+    "dill": {"load": (0, "file"), "loads": (0, "str")},
+    "cloudpickle": {"load": (0, None), "loads": (0, None)},
 }
 # classes replaced by a subclass whose load() scans first: module -> class names
-_GUARDED_CLASSES: Dict[str, Tuple[str, ...]] = {"pickle": ("Unpickler",)}
-_TOP_LEVEL = {name.split(".")[0] for name in _GUARDED}
+_GUARDED_CLASSES: Dict[str, Tuple[str, ...]] = {"pickle": ("Unpickler", "_Unpickler"), "_pickle": ("Unpickler",),
+                                                "dill": ("Unpickler",)}
+_TOP_LEVEL = {name.split(".")[0] for name in _GUARDED} | set(_GUARDED_CLASSES)
 
 _lock = threading.RLock()
 _active: List["Guard"] = []
@@ -51,11 +58,12 @@ class Guard:
     """
 
     def __init__(self, *, block: str = "suspicious", policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
-                 strict: bool = False) -> None:
+                 strict: bool = False, isolation: Isolation = "process", **limits: float) -> None:
         if block not in ("suspicious", "malicious"):
             raise ValueError(f"block must be 'suspicious' or 'malicious', not {block!r}")
         self.block = Verdict(block)
-        self._engine = engine(policies, trust, strict, hash_files=False)
+        self._engine = engine(policies, trust, strict, False, limits, isolation)
+        self._globals: Dict[Tuple[str, str], Optional[str]] = {}  # (module, name) -> why it is refused, or None
 
     @property
     def active(self) -> bool:
@@ -99,6 +107,24 @@ class Guard:
         lines = "".join(f"\n  {line}" for line in shown)
         raise UnsafeModelError(f"picklewall blocked {what}: the input is {verdict.value}{lines}", report)
 
+    def check_global(self, module: str, name: str) -> None:
+        """Raises :class:`UnsafeModelError` when an unpickler, while this guard decides, resolves a global its
+        policy does not allow (the audit hook calls this for every ``pickle.find_class``)."""
+        key = (module, name)
+        refused = self._globals.get(key, "") if key in self._globals else self._judge(module, name)
+        if refused:
+            raise UnsafeModelError(f"picklewall blocked an unpickler importing {module}.{name}: {refused}")
+
+    def _judge(self, module: str, name: str) -> Optional[str]:
+        best, called, rule, reason = self._engine.judge_global(module, name)
+        if self.block is Verdict.SUSPICIOUS:
+            refused = None if best == "info" else f"{reason} [{rule}]"
+        else:
+            refused = f"{reason} [{rule}]" if called == "malicious" and best != "info" else None
+        if len(self._globals) < 100_000:
+            self._globals[(module, name)] = refused
+        return refused
+
     def scan_input(self, source: Any, what: str) -> Any:
         """Scans a loader's input and returns what the loader should read instead (a stream that had to be
         consumed is replaced by a copy of its bytes)."""
@@ -121,10 +147,11 @@ class Guard:
 
 
 def guard(*, block: str = "suspicious", policies: Iterable[PathLike] = (), trust: Iterable[str] = (),
-          strict: bool = False) -> Guard:
+          strict: bool = False, isolation: Isolation = "process", **limits: float) -> Guard:
     """A :class:`Guard`: ``with picklewall.guard(): ...`` for a block, ``picklewall.guard().enable()`` for the
-    rest of the program."""
-    return Guard(block=block, policies=policies, trust=trust, strict=strict)
+    rest of the program. Scans run in sandboxed worker processes (``isolation="in-process"`` opts out); limits
+    are keyword arguments as for :func:`picklewall.scan`."""
+    return Guard(block=block, policies=policies, trust=trust, strict=strict, isolation=isolation, **limits)
 
 
 def _wrap(module_name: str, function_name: str, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -158,6 +185,30 @@ def _current_guard() -> Optional[Guard]:
     with _lock:
         current = _active[-1] if _active else None
     return None if getattr(_state, "depth", 0) > 0 else current
+
+
+def _audit(event: str, args: Tuple[Any, ...]) -> None:
+    """Every ``pickle.find_class`` in the process, from any unpickler: held to the innermost active guard's
+    policy, inside guarded loads too (a scanned file's globals all pass; what the scan never saw does not)."""
+    if event != "pickle.find_class" or not _active:
+        return
+    current = _active[-1] if _active else None
+    if current is None or len(args) != 2:
+        return
+    module, name = args
+    if isinstance(module, str) and isinstance(name, str):
+        current.check_global(module, name)
+
+
+_audit_installed = False
+
+
+def _install_audit_hook() -> None:
+    """Audit hooks cannot be removed: one is added on the first guard and does nothing while none is active."""
+    global _audit_installed
+    if not _audit_installed:
+        sys.addaudithook(_audit)
+        _audit_installed = True
 
 
 def _guarded_unpickler(original: Type[Any]) -> Type[Any]:
@@ -257,6 +308,7 @@ _finder = _PatchOnImport()
 
 
 def _install() -> None:
+    _install_audit_hook()
     _patch_loaded_modules()
     if _finder not in sys.meta_path:
         sys.meta_path.insert(0, _finder)

@@ -12,6 +12,7 @@ from . import _native
 class Verdict(str, enum.Enum):
     """What a file is judged to be. Compares equal to its name: ``Verdict.SAFE == "safe"``."""
 
+    NOT_A_MODEL = "not-a-model"  # in no model format (text, an archive of text): nothing a loader would run
     SAFE = "safe"
     SUSPICIOUS = "suspicious"
     MALICIOUS = "malicious"
@@ -26,7 +27,7 @@ class Verdict(str, enum.Enum):
         return _RANKS[self]
 
 
-_RANKS = {Verdict.SAFE: 0, Verdict.SUSPICIOUS: 1, Verdict.ERROR: 2, Verdict.MALICIOUS: 3}
+_RANKS = {Verdict.NOT_A_MODEL: -1, Verdict.SAFE: 0, Verdict.SUSPICIOUS: 1, Verdict.ERROR: 2, Verdict.MALICIOUS: 3}
 
 
 class Severity(str, enum.Enum):
@@ -95,8 +96,8 @@ class Report:
 
     @property
     def verdict(self) -> Verdict:
-        """The worst verdict over all files (safe when there are none)."""
-        return max((f.verdict for f in self.files), key=lambda v: v.rank, default=Verdict.SAFE)
+        """The worst verdict over all files (not-a-model when there are none: nothing would be loaded)."""
+        return max((f.verdict for f in self.files), key=lambda v: v.rank, default=Verdict.NOT_A_MODEL)
 
     @property
     def is_safe(self) -> bool:

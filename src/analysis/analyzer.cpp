@@ -1,5 +1,6 @@
 #include "analysis/analyzer.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "analysis/symbol_uses.hpp"
@@ -7,6 +8,9 @@
 
 namespace picklewall::detail {
 namespace {
+
+// Findings name a symbol in full up to this many bytes; a name built to be huge is shortened (its size said).
+constexpr std::size_t max_symbol_bytes = 512;
 
 constexpr SymbolUse all_uses[] = {SymbolUse::call, SymbolUse::build, SymbolUse::mutate, SymbolUse::reference,
                                   SymbolUse::persistent_id};
@@ -22,7 +26,51 @@ std::string describe_use(SymbolUse use) {
   return "is used";
 }
 
+// Dotted parts of module.name (what find_class walks).
+std::uint64_t name_parts(const GlobalRef& ref) {
+  return 2 + static_cast<std::uint64_t>(std::count(ref.module.begin(), ref.module.end(), '.') +
+                                        std::count(ref.name.begin(), ref.name.end(), '.'));
+}
+
+// The uses of each imported name, over all the nodes that import it (one per GLOBAL / STACK_GLOBAL executed):
+// judging is per name, so a name imported a hundred thousand times costs one judgement.
+std::vector<GlobalUse> uses_by_name(const ObjectGraph& graph, const std::vector<GlobalUse>& by_node) {
+  std::vector<GlobalUse> by_name(graph.global_count());
+  std::vector<bool> seen(graph.global_count(), false);
+  for (const GlobalUse& use : by_node) {
+    const std::uint32_t index = graph.node(use.node).index;
+    GlobalUse& merged = by_name[index];
+    if (!seen[index]) {
+      merged = use;
+      seen[index] = true;
+      continue;
+    }
+    for (unsigned bit = 0; bit < 5; ++bit) {
+      const auto mask = static_cast<std::uint8_t>(1u << bit);
+      if ((use.uses & mask) && (!(merged.uses & mask) || use.offset[bit] < merged.offset[bit]))
+        merged.offset[bit] = use.offset[bit];
+    }
+    merged.uses |= use.uses;
+    if (use.has_call && !merged.has_call) {
+      merged.first_call = use.first_call;
+      merged.has_call = true;
+    }
+  }
+  std::vector<GlobalUse> out;
+  for (std::size_t i = 0; i < by_name.size(); ++i)
+    if (seen[i]) out.push_back(by_name[i]);
+  return out;
+}
+
 }  // namespace
+
+const SymbolJudgement& JudgementMemo::judge(const Policy& policy, std::string_view module, std::string_view name,
+                                            SymbolUse use) {
+  auto key = std::make_tuple(module, name, use);
+  if (auto it = judged_.find(key); it != judged_.end()) return it->second;
+  return judged_.emplace(std::make_tuple(std::string(module), std::string(name), use), policy.judge(module, name, use))
+      .first->second;
+}
 
 std::string pickle_member(const std::string& member, std::size_t index, std::size_t count) {
   if (count <= 1) return member;
@@ -38,12 +86,32 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
                    findings, embedded);
   const Policy& policy = context.policy;
   const ObjectGraph& graph = program.graph;
-  std::vector<GlobalUse> uses = collect_symbol_uses(program, member, findings);
+  const std::vector<GlobalUse> uses = uses_by_name(graph, collect_symbol_uses(program, member, findings));
+  JudgementMemo local_memo;
+  JudgementMemo& memo = context.memo != nullptr ? *context.memo : local_memo;
 
   // One finding per (rule, symbol): a payload repeated a thousand times is one thing to act on.
   std::map<std::pair<std::string, std::string>, std::size_t> seen;
+  bool long_name_reported = false;
+  std::size_t judged = 0;
   for (const GlobalUse& use : uses) {
+    if (++judged % 256 == 0 && context.budget.expired()) {
+      findings.push_back(Finding{"limit.max_seconds_per_file", Severity::suspicious,
+                                 "the file's time budget ran out while its imports were judged; the rest were not",
+                                 member, use.offset[static_cast<unsigned>(SymbolUse::reference)], {}});
+      break;
+    }
     const GlobalRef& ref = graph.global(graph.node(use.node).index);
+    if (!long_name_reported && name_parts(ref) > context.limits.max_name_parts) {
+      long_name_reported = true;
+      findings.push_back(Finding{
+          "limit.max_name_parts", Severity::suspicious,
+          "an imported name has " + std::to_string(name_parts(ref)) + " dotted parts, more than max_name_parts (" +
+              std::to_string(context.limits.max_name_parts) + "): real module paths have a handful, and walks this "
+              "long are built to stall scanners. It was judged in full all the same: " +
+              shorten_name(ref.qualified(), 120),
+          member, use.offset[static_cast<unsigned>(SymbolUse::reference)], {}});
+    }
     SymbolJudgement worst{Severity::info, "global.allowed", {}, {}};
     SymbolUse worst_use = SymbolUse::reference;
     if (ref.module == "<computed at load time>") {
@@ -55,7 +123,7 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
     } else {
       for (SymbolUse candidate : all_uses) {
         if (!use.has(candidate)) continue;
-        SymbolJudgement judgement = policy.judge(ref.module, ref.name, candidate);
+        SymbolJudgement judgement = memo.judge(policy, ref.module, ref.name, candidate);
         const bool first_trusted = judgement.rule == "global.trusted" && worst.rule == "global.allowed";
         if (judgement.severity > worst.severity || first_trusted) {
           worst = std::move(judgement);
@@ -69,15 +137,18 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
       worst.reason += " [--strict: trusted code is still code; only data passes]";
     }
     if (worst.severity == Severity::info && worst.rule != "global.trusted") continue;
-    const std::string symbol = ref.module == "<computed at load time>" ? "<computed>" : ref.qualified();
+    const bool computed = ref.module == "<computed at load time>";
+    const std::string full_symbol = computed ? "<computed>" : ref.qualified();
+    const std::string symbol = shorten_name(full_symbol, max_symbol_bytes);
     auto key = std::make_pair(worst.rule, symbol);
     if (auto it = seen.find(key); it != seen.end()) {
       findings[it->second].message += " [repeated]";
       continue;
     }
-    std::string message = symbol + " " + describe_use(worst_use) + ": " + worst.reason + ".";
+    std::string message = shorten_name(full_symbol, 160) + " " + describe_use(worst_use) + ": " + worst.reason + ".";
     if (ref.original_module != ref.module || ref.original_name != ref.name)
-      message += " Written as " + ref.original_module + "." + ref.original_name + " (renamed by the unpickler).";
+      message += " Written as " + shorten_name(ref.original_module + "." + ref.original_name, 160) +
+                 " (renamed by the unpickler).";
     if (use.has_call) message += " Call: " + value_text(graph, use.first_call, 200);
     seen[key] = findings.size();
     findings.push_back(Finding{worst.rule, worst.severity, std::move(message), member,
@@ -127,7 +198,7 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
             "leave at a splice point; real writers never pop a constant",
         member, program.first_popped_constant_offset, {}});
   }
-  find_embedded_payloads(program, context.limits, context.deadline, member, depth, findings, embedded);
+  find_embedded_payloads(program, context.limits, context.budget, member, depth, findings, embedded);
   if (program.memo_overwrites > 0) {
     findings.push_back(Finding{
         "structure.memo-overwrite", Severity::suspicious,
@@ -159,7 +230,7 @@ void analyze_stream(const PickleStream& stream, const AnalysisContext& context, 
   while (!embedded.empty()) {
     EmbeddedPickle next = std::move(embedded.back());
     embedded.pop_back();
-    const PickleStream nested = read_pickle_stream(next.bytes, 0, context.limits, context.deadline);
+    const PickleStream nested = read_pickle_stream(next.bytes, 0, context.limits, context.budget);
     const std::size_t nested_count = nested.pickles.size();
     for (std::size_t i = 0; i < nested_count; ++i)
       analyze_pickle(nested.pickles[i], context, pickle_member(next.member, i, nested_count), next.depth,

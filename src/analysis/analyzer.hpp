@@ -3,7 +3,7 @@
 // judged like everything else, and the break itself is a finding.
 #pragma once
 
-#include <chrono>
+#include <map>
 #include <span>
 #include <string>
 #include <vector>
@@ -15,11 +15,22 @@
 
 namespace picklewall::detail {
 
+// Judgements already made for this file, by (module, name, use): a name imported ten thousand times (or a
+// thousand-part walk fetched from the memo a hundred times) is judged once.
+class JudgementMemo {
+ public:
+  const SymbolJudgement& judge(const Policy& policy, std::string_view module, std::string_view name, SymbolUse use);
+
+ private:
+  std::map<std::tuple<std::string, std::string, SymbolUse>, SymbolJudgement, std::less<>> judged_;
+};
+
 struct AnalysisContext {
   const Policy& policy;
   const Limits& limits;
-  std::chrono::steady_clock::time_point deadline;  // for pickles decoded out of constants
+  const Budget& budget;  // the file's: analysis and the pickles decoded out of constants draw from it
   bool strict = false;  // code a trust policy admits is still code: report it as suspicious
+  JudgementMemo* memo = nullptr;  // null: judge every use afresh
 };
 
 // `depth` counts how far inside constants this pickle was found (0: the file's own); pickles found in its

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <string_view>
+#include <unordered_set>
 
 #include "io/bounded_inflate.hpp"
 #include "pickle/pickle_stream.hpp"
@@ -109,10 +109,10 @@ bool decode_hex(std::string_view text, std::uint64_t cap, Bytes& out) {
   return true;
 }
 
-bool decode_zlib(const Bytes& bytes, std::uint64_t cap, Bytes& out) {
+bool decode_zlib(const Bytes& bytes, std::uint64_t cap, const Budget& budget, Bytes& out) {
   // RFC 1950 header: deflate method, and the check bits.
   if (bytes.size() < 8 || (bytes[0] & 0x0f) != 8 || ((bytes[0] << 8) | bytes[1]) % 31 != 0) return false;
-  return inflate_bounded(bytes, false, cap, out) == InflateStatus::complete;
+  return inflate_bounded(bytes, false, cap, out, budget) == InflateStatus::complete;
 }
 
 bool is_printable_text(std::string_view text) {
@@ -137,29 +137,52 @@ std::string snippet(std::string_view text) {
 
 class PayloadFinder {
  public:
-  PayloadFinder(const PickleProgram& program, const Limits& limits, std::chrono::steady_clock::time_point deadline,
+  PayloadFinder(const PickleProgram& program, const Limits& limits, const Budget& budget,
                 const std::string& member, int depth, std::vector<Finding>& findings,
                 std::vector<EmbeddedPickle>& pickles)
-      : graph_(program.graph), limits_(limits), deadline_(deadline), member_(member), depth_(depth),
+      : graph_(program.graph), limits_(limits), time_(budget), member_(member), depth_(depth),
         findings_(findings), pickles_(pickles), budget_(limits.max_decompressed_bytes) {}
 
   void run() {
+    std::uint64_t steps = 0;
     for (const Effect& effect : graph_.effects()) {
+      if (++steps % 1024 == 0 && time_.expired()) {
+        findings_.push_back(Finding{"limit.max_seconds_per_file", Severity::suspicious,
+                                    "the file's time budget ran out while constants were searched for hidden "
+                                    "payloads; the rest were not searched",
+                                    member_, effect.offset, {}});
+        return;
+      }
       if (effect.kind == EffectKind::call) {
         const CallRecord& call = graph_.call(graph_.node(effect.target.node).index);
         if (!call.args.is_node() || graph_.node(call.args.node).kind != NodeKind::tuple) continue;
+        // One argument tuple handed to many calls (a memo GET) is looked through once.
+        if (!argument_tuples_.insert(call.args.node).second) continue;
         for (Value argument : graph_.children(graph_.node(call.args.node).index))
-          inspect(argument, effect.offset, "an argument of " + value_text(graph_, call.callee, 80));
+          inspect(argument, effect.offset, [&] { return "an argument of " + value_text(graph_, call.callee, 80); });
       } else if (effect.kind == EffectKind::build) {
-        inspect(effect.argument, effect.offset, "the BUILD state of " + value_text(graph_, effect.target, 80));
+        inspect(effect.argument, effect.offset,
+                [&] { return "the BUILD state of " + value_text(graph_, effect.target, 80); });
       }
     }
   }
 
  private:
-  void inspect(Value value, std::uint64_t offset, const std::string& where) {
+  struct TextHash {
+    std::size_t operator()(const std::pair<const char*, std::size_t>& key) const {
+      return std::hash<const void*>()(key.first) * 31 + key.second;
+    }
+  };
+
+  // `describe` names where the constant is, for findings; it is only built for a constant worth a finding.
+  template <class Describe>
+  void inspect(Value value, std::uint64_t offset, const Describe& describe) {
     const auto text = graph_.text_of(value);
     if (!text || text->size() < min_candidate_bytes || budget_ == 0) return;
+    // A constant is looked at once, however many calls the memo hands it to: a 64 KB string passed to ten
+    // thousand calls must not cost ten thousand decodings.
+    if (!inspected_.insert({text->data(), text->size()}).second) return;
+    const std::string where = describe();
     Bytes current(text->begin(), text->end());
     std::string chain;  // the wraps peeled so far, outermost first
     for (int layer = 0; layer <= max_wrap_layers; ++layer) {
@@ -168,7 +191,7 @@ class PayloadFinder {
       Bytes decoded;
       const std::uint64_t cap = std::min<std::uint64_t>(budget_, limits_.max_decompressed_bytes);
       const char* wrap = nullptr;
-      if (decode_zlib(current, cap, decoded)) wrap = "zlib";
+      if (decode_zlib(current, cap, time_, decoded)) wrap = "zlib";
       else if (decode_hex(as_text(current), cap, decoded)) wrap = "hex";
       else if (decode_base64(as_text(current), cap, decoded)) wrap = "base64";
       if (wrap == nullptr) return;
@@ -181,7 +204,9 @@ class PayloadFinder {
   // True when `bytes` was recognised (and reported or queued).
   bool classify(const Bytes& bytes, std::uint64_t offset, const std::string& where, const std::string& chain) {
     const std::string wrapped = chain.empty() ? "" : " (wrapped: " + chain + ")";
+    const bool too_deep = static_cast<std::uint64_t>(depth_) >= limits_.max_archive_depth;
     if (is_pickle(bytes)) {
+      if (too_deep) return true;
       add("payload.embedded-pickle", offset,
           where + " is a complete pickle" + wrapped + "; it is analysed below as " + nested_member(offset) +
               ". Whatever unpickles it runs its imports and calls");
@@ -212,10 +237,18 @@ class PayloadFinder {
     return false;
   }
 
-  bool is_pickle(const Bytes& bytes) const {
-    if (static_cast<std::uint64_t>(depth_) >= limits_.max_archive_depth) return false;  // bounded like archives
-    PickleProgram probe = run_pickle(bytes, 0, limits_, deadline_);
-    return imports_a_module(probe);
+  bool is_pickle(const Bytes& bytes) {
+    PickleProgram probe = run_pickle(bytes, 0, limits_, time_);
+    if (!imports_a_module(probe)) return false;
+    // Bounded like archives: a pickle in a constant of a pickle in a constant... stops here, and says so.
+    if (static_cast<std::uint64_t>(depth_) >= limits_.max_archive_depth) {
+      findings_.push_back(Finding{"limit.max_archive_depth", Severity::suspicious,
+                                  "a pickle inside a constant, nested deeper than max_archive_depth (" +
+                                      std::to_string(limits_.max_archive_depth) + "), was not analysed",
+                                  member_, 0, {}});
+      return true;  // recognised (it imports something), though not queued
+    }
+    return true;
   }
 
   std::string nested_member(std::uint64_t offset) const {
@@ -228,20 +261,22 @@ class PayloadFinder {
 
   const ObjectGraph& graph_;
   const Limits& limits_;
-  std::chrono::steady_clock::time_point deadline_;
+  const Budget& time_;
   const std::string& member_;
   int depth_;
   std::vector<Finding>& findings_;
   std::vector<EmbeddedPickle>& pickles_;
   std::uint64_t budget_;
+  std::unordered_set<std::pair<const char*, std::size_t>, TextHash> inspected_;
+  std::unordered_set<NodeId> argument_tuples_;
 };
 
 }  // namespace
 
-void find_embedded_payloads(const PickleProgram& program, const Limits& limits,
-                            std::chrono::steady_clock::time_point deadline, const std::string& member, int depth,
-                            std::vector<Finding>& findings, std::vector<EmbeddedPickle>& pickles) {
-  PayloadFinder(program, limits, deadline, member, depth, findings, pickles).run();
+void find_embedded_payloads(const PickleProgram& program, const Limits& limits, const Budget& budget,
+                            const std::string& member, int depth, std::vector<Finding>& findings,
+                            std::vector<EmbeddedPickle>& pickles) {
+  PayloadFinder(program, limits, budget, member, depth, findings, pickles).run();
 }
 
 }  // namespace picklewall::detail

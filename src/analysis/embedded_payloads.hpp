@@ -4,7 +4,6 @@
 // would run, and hands decoded pickles back to be analysed like any other.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,8 +24,8 @@ struct EmbeddedPickle {
 // Looks at every constant argument of every call and every constant BUILD state in `program`. Source and code
 // objects become findings; pickles are appended to `pickles` (at `depth`), up to the limits' decompression
 // budget in total.
-void find_embedded_payloads(const PickleProgram& program, const Limits& limits,
-                            std::chrono::steady_clock::time_point deadline, const std::string& member, int depth,
+void find_embedded_payloads(const PickleProgram& program, const Limits& limits, const Budget& budget,
+                            const std::string& member, int depth,
                             std::vector<Finding>& findings, std::vector<EmbeddedPickle>& pickles);
 
 }  // namespace picklewall::detail

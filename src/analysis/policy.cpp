@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "io/sha256.hpp"
+#include "pickle/python2_names.hpp"
 
 namespace picklewall {
 namespace detail {
@@ -33,11 +34,6 @@ struct Entry {
   // functions (hook registration, file writers) stay outside the trust.
   bool only_classes = false;
 };
-
-// `path` is `prefix` itself or something inside it.
-bool within(std::string_view path, std::string_view prefix) {
-  return path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '.');
-}
 
 std::vector<std::string_view> split_dots(std::string_view text) {
   std::vector<std::string_view> parts;
@@ -84,13 +80,30 @@ struct Policy::Impl {
   std::unordered_map<std::string, Entry> trust_symbols;
   std::unordered_map<std::string, Entry> trust_modules;
   std::unordered_set<std::string> stdlib;
+  // The most dotted parts any deny or trust key has: a run of a name's parts longer than that matches nothing,
+  // so matching looks only at runs this long and costs O(parts) however long the name (a walk of thousands of
+  // parts is built to stall a scanner that tries every run).
+  std::size_t longest_deny_key = 1;
+  std::size_t longest_trust_key = 1;
   std::string fingerprint;
   std::string all_text;  // every loaded file, for the fingerprint
+  std::vector<PolicySource> sources;
 
   Status load(std::string_view text, const std::string& source);
   const Entry* find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const;
   const Entry* find_trust(const std::vector<std::string_view>& parts, bool by_module) const;
+  void measure_keys();
 };
+
+void Policy::Impl::measure_keys() {
+  const auto parts_of = [](const std::string& key) {
+    return static_cast<std::size_t>(std::count(key.begin(), key.end(), '.')) + 1;
+  };
+  for (const auto* table : {&deny_symbols, &deny_modules})
+    for (const auto& [key, entry] : *table) longest_deny_key = std::max(longest_deny_key, parts_of(key));
+  for (const auto* table : {&trust_symbols, &trust_modules})
+    for (const auto& [key, entry] : *table) longest_trust_key = std::max(longest_trust_key, parts_of(key));
+}
 
 namespace {
 
@@ -199,6 +212,20 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
   return Ok{};
 }
 
+namespace {
+
+// True when the parts from `begin` on start with the dotted path `prefix` (whole parts only).
+bool parts_within(const std::vector<std::string_view>& parts, std::size_t begin, std::string_view prefix) {
+  std::size_t at = begin;
+  for (std::string_view piece : split_dots(prefix)) {
+    if (at >= parts.size() || parts[at] != piece) return false;
+    ++at;
+  }
+  return true;
+}
+
+}  // namespace
+
 // A dotted path matches a deny entry when any run of its parts does, starting at the module or at any
 // attribute of the walk: `pathlib.os.system` reaches `os.system` through pathlib's own import of os.
 const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const {
@@ -208,12 +235,13 @@ const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts,
   // Deepest start first, so the finding names what the walk reaches (`pickle.sys` is sys, not pickle).
   for (std::size_t begin = parts.size(); begin-- > 0;) {
     if (begin != 0 && (!walks || begin < module_parts)) continue;
-    for (std::size_t end = begin + 1; end <= parts.size(); ++end) {
+    const std::size_t last_end = std::min(parts.size(), begin + longest_deny_key);
+    for (std::size_t end = begin + 1; end <= last_end; ++end) {
       std::string path = join(parts, begin, end);
       if (auto it = deny_modules.find(path); it != deny_modules.end()) {
-        const std::string rest = join(parts, begin, parts.size());
         const auto& exempt = it->second.exempt;
-        if (std::none_of(exempt.begin(), exempt.end(), [&](const std::string& e) { return within(rest, e); }))
+        if (std::none_of(exempt.begin(), exempt.end(),
+                         [&](const std::string& e) { return parts_within(parts, begin, e); }))
           return &it->second;
         continue;
       }
@@ -225,10 +253,12 @@ const Entry* Policy::Impl::find_deny(const std::vector<std::string_view>& parts,
 }
 
 const Entry* Policy::Impl::find_trust(const std::vector<std::string_view>& parts, bool by_module) const {
-  std::string full = join(parts, 0, parts.size());
-  if (auto it = trust_symbols.find(full); it != trust_symbols.end()) return &it->second;
+  if (parts.size() <= longest_trust_key) {
+    std::string full = join(parts, 0, parts.size());
+    if (auto it = trust_symbols.find(full); it != trust_symbols.end()) return &it->second;
+  }
   if (!by_module) return nullptr;
-  for (std::size_t end = parts.size(); end >= 1; --end)
+  for (std::size_t end = std::min(parts.size(), longest_trust_key); end >= 1; --end)
     if (auto it = trust_modules.find(join(parts, 0, end)); it != trust_modules.end()) return &it->second;
   return nullptr;
 }
@@ -247,11 +277,9 @@ std::vector<std::string> Policy::trust_policy_names() {
 
 Result<std::shared_ptr<Policy>> Policy::with_files(const std::vector<std::string>& paths,
                                                    const std::vector<std::string>& trust) {
-  auto impl = std::make_unique<Impl>();
-  for (const auto& [name, text] : detail::embedded_policy_files()) {
-    Status status = impl->load(text, "builtin:" + std::string(name));
-    if (!status) return status.error();
-  }
+  std::vector<PolicySource> sources;
+  for (const auto& [name, text] : detail::embedded_policy_files())
+    sources.push_back({"builtin:" + std::string(name), std::string(text)});
   for (const std::string& wanted : trust) {
     const auto trust_files = detail::embedded_trust_policy_files();
     auto it = std::find_if(trust_files.begin(), trust_files.end(),
@@ -261,23 +289,37 @@ Result<std::shared_ptr<Policy>> Policy::with_files(const std::vector<std::string
       for (const std::string& name : trust_policy_names()) known += (known.empty() ? "" : ", ") + name;
       return Error{ErrorCode::invalid_argument, "no trust policy named '" + wanted + "' (there are: " + known + ")"};
     }
-    Status status = impl->load(it->second, "trust:" + std::string(it->first));
-    if (!status) return status.error();
+    sources.push_back({"trust:" + std::string(it->first), std::string(it->second)});
   }
   for (const std::string& path : paths) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return Error{ErrorCode::not_found, "cannot read policy file " + path};
     std::ostringstream text;
     text << in.rdbuf();
-    Status status = impl->load(text.str(), path);
-    if (!status) return status.error();
+    sources.push_back({path, text.str()});
   }
+  return from_sources(std::move(sources));
+}
+
+Result<std::shared_ptr<Policy>> Policy::from_sources(std::vector<PolicySource> sources) {
+  auto impl = std::make_unique<Impl>();
+  for (const PolicySource& source : sources)
+    if (Status status = impl->load(source.text, source.name); !status) return status.error();
+  impl->sources = std::move(sources);
+  impl->measure_keys();
   const std::string& all = impl->all_text;
   impl->fingerprint = detail::sha256_hex({reinterpret_cast<const std::uint8_t*>(all.data()), all.size()});
   return std::make_shared<Policy>(std::move(impl));
 }
 
 const std::string& Policy::fingerprint() const { return impl_->fingerprint; }
+
+std::pair<std::string, std::string> python3_name(std::string_view module, std::string_view name) {
+  std::string new_module(module), new_name(name);
+  detail::remap_python2_name(new_module, new_name);
+  return {std::move(new_module), std::move(new_name)};
+}
+const std::vector<PolicySource>& Policy::sources() const { return impl_->sources; }
 
 SymbolJudgement Policy::judge(std::string_view module, std::string_view name, SymbolUse use) const {
   const std::string full = std::string(module) + "." + std::string(name);

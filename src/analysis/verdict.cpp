@@ -13,6 +13,7 @@ std::string_view to_string(Severity severity) {
 
 std::string_view to_string(Verdict verdict) {
   switch (verdict) {
+    case Verdict::not_a_model: return "not-a-model";
     case Verdict::safe: return "safe";
     case Verdict::suspicious: return "suspicious";
     case Verdict::malicious: return "malicious";

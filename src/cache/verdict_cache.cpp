@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 
 #include "io/sha256.hpp"
 #include "picklewall/report.hpp"
+#include "report/report_codec.hpp"
 
 namespace picklewall::detail {
 namespace {
@@ -66,50 +68,18 @@ Error cache_error(sqlite3* database, const std::string& path, const std::string&
   return Error{ErrorCode::io, "verdict cache " + path + ": " + what + ": " + sqlite3_errmsg(database)};
 }
 
-std::optional<Severity> severity_named(std::string_view name) {
-  for (Severity severity : {Severity::info, Severity::suspicious, Severity::malicious})
-    if (to_string(severity) == name) return severity;
-  return std::nullopt;
-}
-
-// CBOR rather than JSON text: messages and member names quote hostile bytes that need not be UTF-8, and CBOR
-// keeps them byte for byte, so a cached report renders exactly as a fresh one.
+// A stored report has no path (the path that asks for it is filled in) and no hash (the row's key).
 std::vector<std::uint8_t> encode_report(const FileReport& report) {
-  nlohmann::json findings = nlohmann::json::array();
-  for (const Finding& finding : report.findings)
-    findings.push_back({finding.rule, to_string(finding.severity), finding.message, finding.member,
-                        finding.offset ? nlohmann::json(*finding.offset) : nlohmann::json(nullptr), finding.symbol});
-  const nlohmann::json document = {{"format", report.format}, {"size", report.size},
-                                   {"findings", std::move(findings)}, {"globals", report.globals}};
-  return nlohmann::json::to_cbor(document);
+  FileReport stored = report;
+  stored.path.clear();
+  stored.sha256.clear();
+  return nlohmann::json::to_cbor(report_to_json(stored));
 }
 
-// Anything unexpected in a row (a cache written by hand, a disk error) makes it a miss, never a wrong report.
 std::optional<FileReport> decode_report(const std::vector<std::uint8_t>& bytes) {
   const nlohmann::json document = nlohmann::json::from_cbor(bytes, true, false);
-  if (document.is_discarded() || !document.is_object()) return std::nullopt;
-  try {
-    FileReport report;
-    report.format = document.at("format").get<std::string>();
-    report.size = document.at("size").get<std::uint64_t>();
-    report.globals = document.at("globals").get<std::vector<std::string>>();
-    for (const auto& item : document.at("findings")) {
-      Finding finding;
-      finding.rule = item.at(0).get<std::string>();
-      const auto severity = severity_named(item.at(1).get<std::string>());
-      if (!severity) return std::nullopt;
-      finding.severity = *severity;
-      finding.message = item.at(2).get<std::string>();
-      finding.member = item.at(3).get<std::string>();
-      if (!item.at(4).is_null()) finding.offset = item.at(4).get<std::uint64_t>();
-      finding.symbol = item.at(5).get<std::string>();
-      report.findings.push_back(std::move(finding));
-    }
-    report.verdict = verdict_of(report.findings);
-    return report;
-  } catch (const nlohmann::json::exception&) {
-    return std::nullopt;
-  }
+  if (document.is_discarded()) return std::nullopt;
+  return report_from_json(document);
 }
 
 // One spelling per file for the stamp table: Hugging Face snapshot links resolve to their blob.
@@ -126,16 +96,22 @@ std::int64_t now_ns() {
 
 }  // namespace
 
+bool worth_caching(const FileReport& report) {
+  if (report.verdict == Verdict::error || report.sha256.empty()) return false;
+  return std::none_of(report.findings.begin(), report.findings.end(), [](const Finding& finding) {
+    return finding.rule == "limit.max_seconds_per_file" || finding.rule == "io.file-changed" ||
+           finding.rule.starts_with("scan.worker");
+  });
+}
+
 std::string verdict_context(const ScanOptions& options) {
-  const Limits& l = options.limits;
   std::string text = std::string("picklewall ") + version() + "\npolicy " + options.policy->fingerprint() +
                      "\nstrict " + (options.strict ? "1" : "0") + "\nlimits";
-  // The time budget is left out: a verdict that hit it is never stored, and one that did not would not change.
-  for (std::uint64_t value : {l.max_opcodes, l.max_stack_depth, l.max_marks, l.max_nesting_depth, l.max_memo_entries,
-                              l.max_graph_nodes, l.max_container_items, l.max_pickles_per_stream, l.max_line_bytes,
-                              l.max_archive_members, l.max_archive_depth, l.max_decompressed_bytes,
-                              l.max_total_decompressed_bytes, l.max_decompression_ratio, l.max_memory_per_file})
-    text += " " + std::to_string(value);
+  // Every count and byte limit, from the one table of limits. The time budget is left out: a verdict that hit
+  // it is never stored, and one that did not would not change. The walk's file limit decides no verdict.
+  for (const LimitInfo& limit : limit_table())
+    if (limit.integer != nullptr && limit.name != "max_files")
+      text += " " + std::string(limit.name) + "=" + std::to_string(options.limits.*limit.integer);
   return sha256_hex({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
 }
 

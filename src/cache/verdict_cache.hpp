@@ -59,6 +59,10 @@ class VerdictCache {
   std::optional<Error> write_error_;
 };
 
+// Whether a report is worth remembering: not an error, not one that depended on how busy the machine was (a
+// time limit; the next scan may finish), not one of a file that changed while it was read.
+bool worth_caching(const FileReport& report);
+
 // The context fingerprint of a scanner's options: what, besides content, decides a verdict.
 std::string verdict_context(const ScanOptions& options);
 

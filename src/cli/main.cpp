@@ -2,9 +2,12 @@
 // --fail-on; 2 usage error, or a path that could not be read (the scan is incomplete). `inspect` exits 0 when it
 // could show the file, whatever it found, and 2 otherwise. `convert` exits 0 when the output was written, 1 when
 // the input was refused (its verdict is not safe and --strip-code was not given), 2 on any other error.
-#include <sys/wait.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -16,12 +19,15 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/progress_display.hpp"
+#include "isolation/channel.hpp"
+#include "isolation/worker_protocol.hpp"
 #include "picklewall/batch_scan.hpp"
 #include "picklewall/convert.hpp"
 #include "picklewall/inspect.hpp"
 #include "picklewall/output_file.hpp"
 #include "picklewall/report.hpp"
-#include "picklewall/sandbox.hpp"
+#include "picklewall/isolation.hpp"
+#include "picklewall/limits.hpp"
 #include "picklewall/scan.hpp"
 
 namespace {
@@ -29,6 +35,70 @@ namespace {
 constexpr int exit_clean = 0;
 constexpr int exit_findings = 1;
 constexpr int exit_usage_or_io = 2;
+constexpr int exit_interrupted = 130;  // as a shell reports a command ended by Ctrl-C
+
+// Ctrl-C (and SIGTERM): the supervisor stops its workers, removes any temporary output and exits 130. The
+// workers run in their own process group, so the terminal's signal reaches only this process.
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int) { interrupted.store(true); }
+void catch_interrupts() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+}
+bool interrupt_requested() { return interrupted.load(); }
+
+// Every limit of picklewall::Limits as a flag (--max-opcodes N, --max-memory-per-file 512MB, ...), from the one
+// table of limits; values given override the defaults.
+struct LimitArguments {
+  std::vector<std::pair<const picklewall::LimitInfo*, std::string>> given;
+  std::vector<std::string> values = std::vector<std::string>(picklewall::limit_table().size());
+};
+
+void add_limit_options(CLI::App* command, LimitArguments& arguments) {
+  const auto table = picklewall::limit_table();
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const picklewall::LimitInfo& limit = table[i];
+    std::string flag = "--" + std::string(limit.name);
+    for (char& c : flag) if (c == '_') c = '-';
+    picklewall::Limits defaults;
+    std::string shown = limit.integer != nullptr ? std::to_string(defaults.*limit.integer)
+                                                 : std::to_string(static_cast<long long>(defaults.*limit.seconds));
+    const char* unit = limit.unit == picklewall::LimitUnit::bytes     ? " (bytes; 512MB, 2GiB also read)"
+                       : limit.unit == picklewall::LimitUnit::seconds ? " (seconds)"
+                                                                      : "";
+    CLI::Option* option = command->add_option(flag, arguments.values[i],
+                                              std::string(limit.description) + unit + " [default: " + shown + "]");
+    option->group("Limits");
+    if (limit.unit == picklewall::LimitUnit::bytes) {
+      option->transform(CLI::AsSizeValue(false))->type_name("SIZE");
+    } else if (limit.unit == picklewall::LimitUnit::seconds) {
+      option->check(CLI::PositiveNumber)->type_name("SECONDS");
+    } else {
+      option->check(CLI::Validator(
+          [](std::string& text) {
+            std::uint64_t value = 0;
+            const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+            return error == std::errc() && end == text.data() + text.size() ? std::string()
+                                                                              : "a whole number is needed";
+          },
+          "N"))->type_name("N");
+    }
+  }
+}
+
+picklewall::Limits limits_from(const LimitArguments& arguments) {
+  picklewall::Limits limits;
+  const auto table = picklewall::limit_table();
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (arguments.values[i].empty()) continue;
+    if (table[i].integer != nullptr) limits.*table[i].integer = std::stoull(arguments.values[i]);
+    else limits.*table[i].seconds = std::stod(arguments.values[i]);
+  }
+  return limits;
+}
 
 struct PolicyArguments {
   std::vector<std::string> files;  // --policy
@@ -41,10 +111,9 @@ struct ScanArguments {
   std::string output;
   std::string fail_on = "suspicious";
   PolicyArguments policies;
+  LimitArguments limits;
   bool show_info = false;
   std::string color = "auto";
-  double max_seconds_per_file = 0;
-  std::uint64_t max_memory_per_file = 0;
   unsigned jobs = 0;
   std::string cache;
   std::string progress = "auto";
@@ -57,6 +126,7 @@ struct InspectArguments {
   std::string path;
   bool disasm = false;
   PolicyArguments policies;
+  LimitArguments limits;
   bool strict = false;
   std::size_t max_lines = 2000;
   std::string color = "auto";
@@ -85,35 +155,44 @@ std::shared_ptr<picklewall::Policy> load_policy(const PolicyArguments& arguments
   return policy.value();
 }
 
-// Enters the sandbox unless --no-sandbox was given.
-picklewall::Status enter_sandbox_unless(bool no_sandbox) {
-  if (no_sandbox) return picklewall::Ok{};
-  return picklewall::enter_sandbox();
-}
-
 bool color_wanted(const std::string& choice, bool to_terminal) {
   return choice == "always" || (choice == "auto" && to_terminal && ::isatty(STDOUT_FILENO) != 0);
 }
 
+int print_error(const picklewall::Error& error) {
+  std::cerr << "picklewall: " << error.message << "\n";
+  if (error.code == picklewall::ErrorCode::cancelled) return exit_interrupted;
+  return exit_usage_or_io;
+}
+
+// inspect runs in a sandboxed worker like a scan (or here, with --no-sandbox): the file is parsed twice over
+// (scanned, then decompiled with the whole object graph), all of it hostile input.
 int run_inspect(const InspectArguments& arguments) {
   auto policy = load_policy(arguments.policies);
   if (!policy) return exit_usage_or_io;
   picklewall::InspectOptions options;
   options.scan.policy = policy;
   options.scan.strict = arguments.strict;
+  options.scan.limits = limits_from(arguments.limits);
   options.scan.hash_files = false;  // inspect shows code, not identity
   options.view = arguments.disasm ? picklewall::InspectView::disassembly : picklewall::InspectView::decompiled;
   options.max_lines = arguments.max_lines;
-  if (picklewall::Status entered = enter_sandbox_unless(arguments.no_sandbox); !entered) {
-    std::cerr << "picklewall: " << entered.error().message << "\n";
-    return exit_usage_or_io;
+  const bool color = color_wanted(arguments.color, true);
+  std::string rendered;
+  if (arguments.no_sandbox) {
+    auto report = picklewall::inspect_file(arguments.path, options);
+    if (!report) return print_error(report.error());
+    rendered = picklewall::render_inspect_text(report.value(), color);
+  } else {
+    auto pool = picklewall::WorkerPool::create(options.scan);
+    if (!pool) return print_error(pool.error());
+    const picklewall::detail::UniqueFd input(::open(arguments.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!input) return print_error({picklewall::ErrorCode::io, "cannot open " + arguments.path + ": " + std::strerror(errno)});
+    auto text = pool.value()->inspect(input.get(), arguments.path, arguments.disasm, arguments.max_lines, color,
+                                      interrupt_requested);
+    if (!text) return print_error(text.error());
+    rendered = std::move(text.value());
   }
-  auto report = picklewall::inspect_file(arguments.path, options);
-  if (!report) {
-    std::cerr << "picklewall: " << report.error().message << "\n";
-    return exit_usage_or_io;
-  }
-  const std::string rendered = picklewall::render_inspect_text(report.value(), color_wanted(arguments.color, true));
   std::fwrite(rendered.data(), 1, rendered.size(), stdout);
   std::fflush(stdout);
   return exit_clean;
@@ -126,6 +205,8 @@ struct ConvertArguments {
   bool verify = false;
   std::string key;
   PolicyArguments policies;
+  LimitArguments limits;
+  bool no_sandbox = false;
 };
 
 int run_convert(const ConvertArguments& arguments) {
@@ -133,15 +214,19 @@ int run_convert(const ConvertArguments& arguments) {
   if (!policy) return exit_usage_or_io;
   picklewall::ConvertOptions options;
   options.policy = policy;
+  options.limits = limits_from(arguments.limits);
   options.strip_code = arguments.strip_code;
   options.verify = arguments.verify;
   options.key = arguments.key;
-  auto reports = picklewall::convert_path(arguments.input, arguments.output, options);
-  if (!reports) {
-    std::cerr << "picklewall: " << reports.error().message << "\n";
-    return reports.error().code == picklewall::ErrorCode::refused ? exit_findings : exit_usage_or_io;
+  options.should_stop = interrupt_requested;
+  options.isolation = arguments.no_sandbox ? picklewall::Isolation::in_process : picklewall::Isolation::worker_processes;
+  auto result = picklewall::convert_path(arguments.input, arguments.output, options);
+  if (!result) {
+    if (result.error().code == picklewall::ErrorCode::cancelled) return print_error(result.error());
+    std::cerr << "picklewall: " << result.error().message << "\n";
+    return result.error().code == picklewall::ErrorCode::refused ? exit_findings : exit_usage_or_io;
   }
-  for (const auto& report : reports.value()) {
+  for (const auto& report : result.value().conversions) {
     std::cout << "converted " << report.input << " -> " << report.output << ": " << report.tensors.size()
               << " tensor(s), " << report.bytes_written << " bytes" << (report.verified ? ", verified" : "") << "\n";
     if (report.scan.verdict != picklewall::Verdict::safe)
@@ -151,32 +236,44 @@ int run_convert(const ConvertArguments& arguments) {
       std::cout << "  shared storage: " << dropped << " is an alias of " << kept << " (recorded in metadata)\n";
     for (const auto& skipped : report.skipped) std::cout << "  not a tensor, left out: " << skipped << "\n";
   }
+  for (const auto& copied : result.value().copied) std::cout << "copied " << copied << "\n";
+  for (const auto& left_out : result.value().left_out) std::cout << "left out " << left_out << "\n";
   return exit_clean;
 }
 
-// What a scan ended in, with whether its report was written in full (to stdout or the output's temporary file).
-struct ScanOutcome {
-  int exit_code;
-  bool report_written;
-};
+int run_scan(const ScanArguments& arguments) {
+  auto policy = load_policy(arguments.policies);
+  if (!policy) return exit_usage_or_io;
+  picklewall::ScanOptions options;
+  options.policy = policy;
+  options.limits = limits_from(arguments.limits);
+  options.hash_files = !arguments.no_hash;
+  options.strict = arguments.strict;
+  auto scanner = picklewall::Scanner::create(options);
+  if (!scanner) return print_error(scanner.error());
 
-// Scans, renders and writes the report; the output file, if any, is written but not committed. Enters the
-// sandbox once the cache is open and before the first input is read, unless --no-sandbox.
-ScanOutcome scan_and_report(const ScanArguments& arguments, const picklewall::Scanner& scanner,
-                            picklewall::OutputFile* output) {
+  // The report's temporary file (beside its target) exists before anything is scanned; it is renamed into
+  // place only once the report is whole, and removed otherwise.
+  std::optional<picklewall::OutputFile> output;
+  if (!arguments.output.empty()) {
+    auto created = picklewall::OutputFile::create(arguments.output);
+    if (!created) return print_error(created.error());
+    output.emplace(std::move(created.value()));
+  }
+
   picklewall::cli::ProgressDisplay progress(arguments.progress == "always" ||
                                             (arguments.progress == "auto" && ::isatty(STDERR_FILENO) != 0));
   picklewall::BatchOptions batch_options;
   batch_options.jobs = arguments.jobs;
   batch_options.cache_path = arguments.cache;
   batch_options.on_progress = [&progress](const picklewall::BatchProgress& now) { progress.update(now); };
-  batch_options.before_scanning = [&] { return enter_sandbox_unless(arguments.no_sandbox); };
-  auto batch = picklewall::scan_batch(scanner, arguments.paths, batch_options);
+  batch_options.should_stop = interrupt_requested;
+  // Sandboxed worker processes run this very executable; --no-sandbox scans in this process instead.
+  batch_options.isolation = arguments.no_sandbox ? picklewall::Isolation::in_process
+                                                 : picklewall::Isolation::worker_processes;
+  auto batch = picklewall::scan_batch(scanner.value(), arguments.paths, batch_options);
   progress.finish();
-  if (!batch) {
-    std::cerr << "picklewall: " << batch.error().message << "\n";
-    return {exit_usage_or_io, false};
-  }
+  if (!batch) return print_error(batch.error());
   if (!batch.value().cache_error.empty())
     std::cerr << "picklewall: warning: " << batch.value().cache_error << " (the report is complete)\n";
   const std::vector<picklewall::FileReport>& reports = batch.value().reports;
@@ -189,15 +286,15 @@ ScanOutcome scan_and_report(const ScanArguments& arguments, const picklewall::Sc
   } else {
     picklewall::TextStyle style;
     style.show_info = arguments.show_info;
-    style.color = color_wanted(arguments.color, output == nullptr);
+    style.color = color_wanted(arguments.color, !output);
     rendered = picklewall::render_text(reports, style);
   }
-  if (output == nullptr) {
+  if (!output) {
     std::fwrite(rendered.data(), 1, rendered.size(), stdout);
     std::fflush(stdout);
-  } else if (picklewall::Status written = output->write(rendered); !written) {
-    std::cerr << "picklewall: " << written.error().message << "\n";
-    return {exit_usage_or_io, false};
+  } else {
+    if (picklewall::Status written = output->write(rendered); !written) return print_error(written.error());
+    if (picklewall::Status committed = output->commit(); !committed) return print_error(committed.error());
   }
 
   const picklewall::Verdict threshold =
@@ -207,85 +304,17 @@ ScanOutcome scan_and_report(const ScanArguments& arguments, const picklewall::Sc
     if (report.verdict == picklewall::Verdict::error) io_error = true;
     else if (report.verdict >= threshold) failed = true;
   }
-  return {io_error ? exit_usage_or_io : failed ? exit_findings : exit_clean, true};
-}
-
-// A sandboxed child's exit code says whether it wrote the whole report: report_written_base + its exit code. Any
-// other code (its own error exits, the sandbox's 2, a signal) leaves the report uncommitted.
-constexpr int report_written_base = 10;
-
-// --output with the sandbox: seccomp cannot tell the report's rename from any other rename (it does not read
-// paths), so the scan runs sandboxed in a child that writes the report into the temporary file both share, and
-// this process, which reads no input, renames it into place once the child says the report is whole.
-int scan_in_sandboxed_child(const ScanArguments& arguments, const picklewall::Scanner& scanner,
-                            picklewall::OutputFile& output) {
-  std::fflush(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) {
-    std::cerr << "picklewall: cannot start the scanning process: " << std::strerror(errno) << "\n";
-    return exit_usage_or_io;
-  }
-  if (child == 0) {
-    const ScanOutcome outcome = scan_and_report(arguments, scanner, &output);
-    // exit, not return: the parent owns the output file; this process only leaves through its exit code (and
-    // runs the sanitizers' leak check on the way out, in sanitizer builds).
-    std::exit(outcome.report_written ? report_written_base + outcome.exit_code : outcome.exit_code);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) {
-      std::cerr << "picklewall: lost the scanning process: " << std::strerror(errno) << "\n";
-      return exit_usage_or_io;
-    }
-  }
-  if (WIFSIGNALED(status)) {
-    std::cerr << "picklewall: the scanning process died of signal " << WTERMSIG(status) << "; no report was written\n";
-    return exit_usage_or_io;
-  }
-  const int code = WEXITSTATUS(status);
-  if (code < report_written_base) return code;
-  if (picklewall::Status committed = output.commit(); !committed) {
-    std::cerr << "picklewall: " << committed.error().message << "\n";
-    return exit_usage_or_io;
-  }
-  return code - report_written_base;
-}
-
-int run_scan(const ScanArguments& arguments) {
-  auto policy = load_policy(arguments.policies);
-  if (!policy) return exit_usage_or_io;
-  picklewall::ScanOptions options;
-  options.policy = policy;
-  if (arguments.max_seconds_per_file > 0) options.limits.max_seconds_per_file = arguments.max_seconds_per_file;
-  if (arguments.max_memory_per_file > 0) options.limits.max_memory_per_file = arguments.max_memory_per_file;
-  options.hash_files = !arguments.no_hash;
-  options.strict = arguments.strict;
-  auto scanner = picklewall::Scanner::create(options);
-  if (!scanner) {
-    std::cerr << "picklewall: " << scanner.error().message << "\n";
-    return exit_usage_or_io;
-  }
-  if (arguments.output.empty()) return scan_and_report(arguments, scanner.value(), nullptr).exit_code;
-
-  // The report's temporary file (beside its target) exists before anything is scanned.
-  auto output = picklewall::OutputFile::create(arguments.output);
-  if (!output) {
-    std::cerr << "picklewall: " << output.error().message << "\n";
-    return exit_usage_or_io;
-  }
-  if (!arguments.no_sandbox) return scan_in_sandboxed_child(arguments, scanner.value(), output.value());
-  const ScanOutcome outcome = scan_and_report(arguments, scanner.value(), &output.value());
-  if (!outcome.report_written) return outcome.exit_code;
-  if (picklewall::Status committed = output.value().commit(); !committed) {
-    std::cerr << "picklewall: " << committed.error().message << "\n";
-    return exit_usage_or_io;
-  }
-  return outcome.exit_code;
+  return io_error ? exit_usage_or_io : failed ? exit_findings : exit_clean;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A sandboxed worker of another picklewall process (see picklewall/isolation.hpp).
+  if (argc == 2 && std::string_view(argv[1]) == picklewall::detail::worker_argument)
+    return picklewall::detail::run_worker();
+  catch_interrupts();
+
   CLI::App app{"picklewall: find code in pickled ML models without running it"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("picklewall ") + picklewall::version());
@@ -307,20 +336,17 @@ int main(int argc, char** argv) {
       "Skip SHA-256 (sha256 is empty): a checkpoint scan then reads only what would be unpickled");
   scan_command->add_option("--color", scan.color, "Colour text output")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
-  scan_command->add_option("--max-seconds-per-file", scan.max_seconds_per_file,
-                           "Time budget per file (default from Limits)")->check(CLI::PositiveNumber);
-  scan_command->add_option("--max-memory-per-file", scan.max_memory_per_file,
-                           "Working-memory budget per file, e.g. 512MB (default from Limits)")
-      ->transform(CLI::AsSizeValue(false));
-  scan_command->add_option("-j,--jobs", scan.jobs, "Files scanned at once (default: one per core)")
-      ->check(CLI::PositiveNumber);
+  scan_command->add_option("-j,--jobs", scan.jobs, "Files scanned at once, each in its own worker (0: one per core)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   CLI::Option* cache_option = scan_command->add_option(
       "--cache", scan.cache, "SQLite file of earlier verdicts, keyed by content hash and policy; created if missing");
   cache_option->excludes(no_hash_flag);  // the cache is keyed by content hash
   scan_command->add_flag("--no-sandbox", scan.no_sandbox,
-                         "Scan without the seccomp sandbox (which forbids starting programs, sockets and writes)");
+                         "Scan in this process, without worker processes or their seccomp sandbox (a parser crash "
+                         "is then this command's crash)");
   scan_command->add_option("--progress", scan.progress, "Progress line on stderr (auto: when stderr is a terminal)")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  add_limit_options(scan_command, scan.limits);
 
   InspectArguments inspect;
   CLI::App* inspect_command = app.add_subcommand(
@@ -328,12 +354,14 @@ int main(int argc, char** argv) {
   inspect_command->add_option("path", inspect.path, "File to inspect")->required()->check(CLI::ExistingFile);
   inspect_command->add_flag("--disasm", inspect.disasm, "Opcode listing with offsets instead of decompiled code");
   add_policy_option(inspect_command, inspect.policies);
-  inspect_command->add_flag("--no-sandbox", inspect.no_sandbox, "Inspect without the seccomp sandbox");
+  inspect_command->add_flag("--no-sandbox", inspect.no_sandbox,
+                            "Inspect in this process, without a sandboxed worker process");
   inspect_command->add_flag("--strict", inspect.strict, "As for scan: trusted code is reported as suspicious");
   inspect_command->add_option("--max-lines", inspect.max_lines, "Most lines shown over all pickles")
       ->capture_default_str()->check(CLI::PositiveNumber);
   inspect_command->add_option("--color", inspect.color, "Colour output")
       ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
+  add_limit_options(inspect_command, inspect.limits);
 
   ConvertArguments convert;
   CLI::App* convert_command = app.add_subcommand(
@@ -347,6 +375,9 @@ int main(int argc, char** argv) {
                             "Read the output back and compare every tensor with the source, bit for bit");
   convert_command->add_option("--key", convert.key, "Convert this top-level key instead of the whole object");
   add_policy_option(convert_command, convert.policies);
+  convert_command->add_flag("--no-sandbox", convert.no_sandbox,
+                            "Convert in this process, without a sandboxed worker process");
+  add_limit_options(convert_command, convert.limits);
 
   try {
     app.parse(argc, argv);

@@ -96,7 +96,7 @@ void apply_zip64_extra(std::span<const std::uint8_t> extra, ZipEntry& entry) {
 
 }  // namespace
 
-Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& limits,
+Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& limits, const Budget& budget,
                             const std::string& member_prefix, std::vector<Finding>& findings,
                             bool file_mapped) {
   auto end = find_end_record(bytes);
@@ -122,6 +122,12 @@ Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& l
   const std::uint64_t directory_end = record.directory_offset + record.directory_size;
   while (at + 4 <= directory_end && u32(bytes, at) == central_signature) {
     if (archive.entries.size() >= limits.max_archive_members) break;
+    if (archive.entries.size() % 1024 == 1023 && budget.expired()) {
+      anomaly("limit.max_seconds_per_file", Severity::suspicious, "", at,
+              "the file's time budget ran out while its central directory was read; the remaining members were "
+              "not scanned");
+      break;
+    }
     if (!range_fits(at, central_record_size, directory_end)) return malformed("truncated central directory record");
     ZipEntry entry;
     entry.flags = static_cast<std::uint16_t>(u16(bytes, at + 8));
@@ -192,7 +198,8 @@ Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& l
 }
 
 Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_t> bytes, const ZipEntry& entry,
-                                                      const Limits& limits, std::vector<std::uint8_t>& storage) {
+                                                      const Limits& limits, const Budget& budget,
+                                                      std::vector<std::uint8_t>& storage) {
   if (!entry.readable) return malformed("member data lies outside the file");
   auto compressed = checked_subspan(bytes, entry.data_offset, entry.compressed_size);
   if (!compressed) return malformed("member data lies outside the file");
@@ -201,7 +208,7 @@ Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_
     return Error{ErrorCode::unsupported, "compression method " + std::to_string(entry.method) + " is not supported"};
 
   const std::uint64_t cap = decompression_cap(compressed->size(), limits);
-  switch (inflate_bounded(*compressed, true, cap, storage, decompression_deadline(limits))) {
+  switch (inflate_bounded(*compressed, true, cap, storage, budget)) {
     case InflateStatus::complete:
       return std::span<const std::uint8_t>(storage.data(), storage.size());
     case InflateStatus::over_budget:

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "io/budget.hpp"
 #include "picklewall/finding.hpp"
 #include "picklewall/limits.hpp"
 #include "picklewall/result.hpp"
@@ -34,14 +35,16 @@ struct ZipArchive {
 // Reads the central directory. Anomalies go to `findings` with `member_prefix` before member names.
 // `file_mapped`: `bytes` is a read-only file mapping whose pages can be released as local headers are read
 // (see io/page_release.hpp), so a checkpoint of thousands of records costs no more memory than one of ten.
-Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& limits,
+// The file's budget is read as the directory is walked; running out ends the walk with a limit finding.
+Result<ZipArchive> read_zip(std::span<const std::uint8_t> bytes, const Limits& limits, const Budget& budget,
                             const std::string& member_prefix, std::vector<Finding>& findings,
                             bool file_mapped = false);
 
 // The entry's uncompressed bytes: a view into `bytes` when stored, inflated into `storage` when deflated.
 // The CRC is checked for entries that are read; a mismatch is reported, not fatal (torch ignores it).
 Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_t> bytes, const ZipEntry& entry,
-                                                      const Limits& limits, std::vector<std::uint8_t>& storage);
+                                                      const Limits& limits, const Budget& budget,
+                                                      std::vector<std::uint8_t>& storage);
 
 // True when `data` (the entry's uncompressed bytes) matches the CRC-32 in the central directory.
 bool zip_crc_matches(const ZipEntry& entry, std::span<const std::uint8_t> data);

@@ -1,3 +1,7 @@
+// The conversion itself, writing every output through an OutputSink (it never creates a file on its own): in a
+// worker process the sink is its supervisor's broker.
+#include "convert/converter.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -13,49 +17,40 @@
 #include "convert/shared_storage.hpp"
 #include "convert/tensor_builder.hpp"
 #include "convert/tied_weights.hpp"
-#include "io/atomic_file.hpp"
+#include "io/file_writer.hpp"
 #include "io/mapped_file.hpp"
-#include "picklewall/convert.hpp"
-#include "picklewall/report.hpp"
+#include "io/read_only_fd.hpp"
 
-namespace picklewall {
+namespace picklewall::detail {
 namespace {
 
 namespace fs = std::filesystem;
-using detail::StorageSources;
 
 constexpr std::size_t verify_chunk = 4u << 20;
 
-bool same_file(const std::string& a, const std::string& b) {
-  std::error_code error;
-  return fs::exists(b, error) && fs::equivalent(a, b, error);
-}
-
 // --verify: the output read back under the reference reader's rules, its header equal to what was meant, and
 // every tensor's bytes equal to the source's, compared chunk by chunk.
-Status verify_output(const std::string& path, const std::vector<detail::TensorInfo>& tensors,
+Status verify_output(int fd, const std::string& name, const std::vector<TensorInfo>& tensors,
                      const std::map<std::string, std::string>& metadata, const StorageSources& sources) {
-  auto mapped = detail::MappedFile::open(path);
+  auto mapped = MappedFile::from_descriptor(fd, name);
   if (!mapped) return mapped.error();
-  const auto check = detail::check_safetensors(mapped.value().bytes());
+  const auto check = check_safetensors(mapped.value().bytes());
   if (!check.valid) return Error{ErrorCode::malformed, "verify: the output is refused by the reader's rules: " +
                                                            check.error_name + " " + check.message};
-  const auto ordered = detail::writer_order(tensors);
-  auto header = detail::safetensors_header(ordered, metadata);
+  const auto ordered = writer_order(tensors);
+  auto header = safetensors_header(ordered, metadata);
   if (!header) return header.error();
   const auto bytes = mapped.value().bytes();
   const std::uint64_t data_start = 8 + header.value().size();
   if (bytes.size() < data_start ||
       std::string_view(reinterpret_cast<const char*>(bytes.data() + 8), header.value().size()) != header.value())
     return Error{ErrorCode::malformed, "verify: the output's header is not the one that was meant"};
-  detail::ReadOnlyFd fd(path);
-  if (fd.get() < 0) return Error{ErrorCode::io, "verify: cannot open " + path + ": " + std::strerror(errno)};
   std::uint64_t at = data_start;
   std::vector<std::uint8_t> written(verify_chunk);
-  for (const detail::TensorInfo* tensor : ordered) {
-    Status compared = detail::stream_tensor_bytes(
+  for (const TensorInfo* tensor : ordered) {
+    Status compared = stream_tensor_bytes(
         *tensor, sources.at(tensor->storage_key), [&](std::span<const std::uint8_t> expected) -> Status {
-          if (Status read = detail::pread_all(fd.get(), written.data(), expected.size(), at); !read) return read;
+          if (Status read = pread_all(fd, written.data(), expected.size(), at); !read) return read;
           if (!std::equal(expected.begin(), expected.end(), written.begin()))
             return Error{ErrorCode::malformed, "verify: tensor '" + tensor->name + "' differs from its source"};
           at += expected.size();
@@ -77,54 +72,11 @@ std::set<std::string> tied_weight_names(const fs::path& checkpoint) {
   if (config.is_discarded() || !config.is_object() || !config.contains("architectures") ||
       !config["architectures"].is_array() || config["architectures"].empty() || !config["architectures"][0].is_string())
     return names;
-  const auto& table = detail::tied_weights_by_architecture();
+  const auto& table = tied_weights_by_architecture();
   if (auto it = table.find(config["architectures"][0].get<std::string>()); it != table.end())
     for (std::string_view name : it->second) names.emplace(name);
   return names;
 }
-
-}  // namespace
-
-Result<ConvertReport> convert_file(const std::string& input, const std::string& output, const ConvertOptions& options) {
-  ConvertReport report;
-  report.input = input;
-  report.output = output;
-  if (same_file(input, output)) return Error{ErrorCode::invalid_argument, output + " is the input itself"};
-
-  auto scanned = detail::scan_before_reading_tensors(input, options.limits, options.policy, options.strip_code);
-  if (!scanned) return scanned.error();
-  report.scan = std::move(scanned.value());
-  auto model = detail::open_model_tensors(input, report.scan.format,
-                                          {options.limits, options.key, options.strip_code});
-  if (!model) return Error{model.error().code, input + ": " + model.error().message};
-  detail::BuiltTensors& built = model.value()->built;
-  const StorageSources& sources = model.value()->sources;
-  if (built.tensors.empty()) return Error{ErrorCode::unsupported, input + ": no tensors found to convert"};
-  report.skipped = built.skipped;
-  auto deduplicated = detail::remove_shared_aliases(std::move(built.tensors), built.storages,
-                                                   tied_weight_names(fs::path(input)));
-  if (!deduplicated) return Error{deduplicated.error().code, input + ": " + deduplicated.error().message};
-  std::map<std::string, std::string> metadata{{"format", "pt"}};
-  for (const auto& [dropped, kept] : deduplicated.value().dropped) metadata.try_emplace(dropped, kept);
-  report.dropped = deduplicated.value().dropped;
-
-  auto written = detail::write_safetensors(output, deduplicated.value().kept, metadata, sources);
-  if (!written) return Error{written.error().code, output + ": " + written.error().message};
-  report.bytes_written = written.value();
-  for (const detail::TensorInfo* tensor : detail::writer_order(deduplicated.value().kept))
-    report.tensors.push_back(ConvertedTensor{tensor->name, std::string(tensor->dtype.name), tensor->shape});
-  if (options.verify) {
-    if (Status verified = verify_output(output, deduplicated.value().kept, metadata, sources); !verified) {
-      std::error_code ignored;
-      fs::remove(output, ignored);  // a file that fails verification is not left looking like a result
-      return Error{verified.error().code, output + ": " + verified.error().message};
-    }
-    report.verified = true;
-  }
-  return report;
-}
-
-namespace {
 
 std::string renamed_shard(const std::string& name) {
   std::string out = name;
@@ -133,26 +85,84 @@ std::string renamed_shard(const std::string& name) {
   return out;
 }
 
-Status copy_file_atomically(const fs::path& from, const fs::path& to) {
-  detail::ReadOnlyFd in(from.string());
+// How many pickle streams a scan read in a file, with its report: a file whose scan read none holds no pickle.
+struct ScannedFile {
+  FileReport report;
+  std::size_t pickles = 0;
+};
+
+ScannedFile scan_counting_pickles(const std::string& path, const ConvertOptions& options) {
+  ScanOptions scan_options;
+  scan_options.limits = options.limits;
+  scan_options.policy = options.policy;
+  scan_options.hash_files = false;
+  ScannedFile out;
+  auto scanner = Scanner::create(scan_options);
+  if (!scanner) {
+    out.report = unreadable_report(path, scanner.error().message);
+    return out;
+  }
+  out.report = scanner.value().scan_file_visiting(path, [&](const PickleStreamView&) { ++out.pickles; });
+  return out;
+}
+
+Status copy_into(const fs::path& from, const std::string& name, OutputSink& sink) {
+  ReadOnlyFd in(from.string());
   if (in.get() < 0) return Error{ErrorCode::io, "cannot open " + from.string() + ": " + std::strerror(errno)};
-  auto out = detail::AtomicFile::create(to.string());
-  if (!out) return out.error();
   std::error_code error;
   const auto size = fs::file_size(from, error);
   if (error) return Error{ErrorCode::io, "cannot read " + from.string() + ": " + error.message()};
-  if (Status copied = out.value().copy_from(in.get(), 0, size); !copied) return copied;
-  return out.value().commit();
+  auto out = sink.create(name);
+  if (!out) return out.error();
+  FileWriter writer(out.value().get(), name);
+  return writer.copy_from(in.get(), 0, size);
 }
 
 }  // namespace
 
-Result<std::vector<ConvertReport>> convert_folder(const std::string& input_dir, const std::string& output_dir,
-                                                  const ConvertOptions& options) {
+Result<ConvertReport> convert_file_into(const std::string& input, const std::string& output_name, OutputSink& sink,
+                                        const ConvertOptions& options, bool* created) {
+  ConvertReport report;
+  report.input = input;
+  report.output = output_name;
+  auto scanned = scan_before_reading_tensors(input, options.limits, options.policy, options.strip_code);
+  if (!scanned) return scanned.error();
+  report.scan = std::move(scanned.value());
+  auto model = open_model_tensors(input, report.scan.format, {options.limits, options.key, options.strip_code});
+  if (!model) return Error{model.error().code, input + ": " + model.error().message};
+  BuiltTensors& built = model.value()->built;
+  const StorageSources& sources = model.value()->sources;
+  if (built.tensors.empty()) return Error{ErrorCode::unsupported, input + ": no tensors found to convert"};
+  report.skipped = built.skipped;
+  auto deduplicated = remove_shared_aliases(std::move(built.tensors), built.storages, tied_weight_names(fs::path(input)));
+  if (!deduplicated) return Error{deduplicated.error().code, input + ": " + deduplicated.error().message};
+  std::map<std::string, std::string> metadata{{"format", "pt"}};
+  for (const auto& [dropped, kept] : deduplicated.value().dropped) metadata.try_emplace(dropped, kept);
+  report.dropped = deduplicated.value().dropped;
+
+  auto out = sink.create(output_name);
+  if (!out) return out.error();
+  if (created != nullptr) *created = true;
+  auto written = write_safetensors(out.value().get(), output_name, deduplicated.value().kept, metadata, sources);
+  if (!written) return Error{written.error().code, output_name + ": " + written.error().message};
+  report.bytes_written = written.value();
+  for (const TensorInfo* tensor : writer_order(deduplicated.value().kept))
+    report.tensors.push_back(ConvertedTensor{tensor->name, std::string(tensor->dtype.name), tensor->shape});
+  if (options.verify) {
+    // A file that fails verification is never committed: the whole conversion fails and its staging is removed.
+    if (Status verified = verify_output(out.value().get(), output_name, deduplicated.value().kept, metadata, sources);
+        !verified)
+      return Error{verified.error().code, output_name + ": " + verified.error().message};
+    report.verified = true;
+  }
+  return report;
+}
+
+Result<ConvertResult> convert_folder_into(const std::string& input_dir, OutputSink& sink,
+                                          const ConvertOptions& options) {
   std::error_code error;
   if (!fs::is_directory(input_dir, error)) return Error{ErrorCode::not_found, input_dir + " is not a directory"};
-  if (same_file(input_dir, output_dir)) return Error{ErrorCode::invalid_argument, "the output folder is the input folder"};
-  const fs::path in(input_dir), out(output_dir);
+  const fs::path in(input_dir);
   // What to convert: the shards an index names, or pytorch_model.bin.
   std::vector<std::string> weights;
   std::optional<nlohmann::json> index;
@@ -164,8 +174,8 @@ Result<std::vector<ConvertReport>> convert_folder(const std::string& input_dir, 
       return Error{ErrorCode::malformed, index_path.string() + " is not a weight index (no weight_map)"};
     std::set<std::string> shards;
     for (const auto& [name, shard] : (*index)["weight_map"].items()) {
-      if (!shard.is_string() || shard.get<std::string>().find('/') != std::string::npos ||
-          shard.get<std::string>().starts_with("."))
+      if (!shard.is_string() || !plain_output_name(shard.get<std::string>()) ||
+          !plain_output_name(renamed_shard(shard.get<std::string>())))
         return Error{ErrorCode::malformed, index_path.string() + " names a shard outside the folder: " + shard.dump()};
       shards.insert(shard.get<std::string>());
     }
@@ -175,14 +185,14 @@ Result<std::vector<ConvertReport>> convert_folder(const std::string& input_dir, 
   } else {
     return Error{ErrorCode::not_found, input_dir + " has neither pytorch_model.bin nor pytorch_model.bin.index.json"};
   }
-  fs::create_directories(out, error);
-  if (error) return Error{ErrorCode::io, "cannot create " + output_dir + ": " + error.message()};
 
-  std::vector<ConvertReport> reports;
+  ConvertResult result;
+  std::set<std::string> produced;  // output names taken, so nothing is written twice
   for (const std::string& shard : weights) {
-    auto converted = convert_file((in / shard).string(), (out / renamed_shard(shard)).string(), options);
+    auto converted = convert_file_into((in / shard).string(), renamed_shard(shard), sink, options);
     if (!converted) return converted.error();
-    reports.push_back(std::move(converted.value()));
+    produced.insert(renamed_shard(shard));
+    result.conversions.push_back(std::move(converted.value()));
   }
   if (index) {
     nlohmann::ordered_json renamed = nlohmann::ordered_json::object();
@@ -190,28 +200,79 @@ Result<std::vector<ConvertReport>> convert_folder(const std::string& input_dir, 
     nlohmann::ordered_json map = nlohmann::ordered_json::object();
     for (const auto& [name, shard] : (*index)["weight_map"].items()) map[name] = renamed_shard(shard.get<std::string>());
     renamed["weight_map"] = std::move(map);
-    if (Status written = write_file_atomically((out / "model.safetensors.index.json").string(), renamed.dump(2) + "\n");
-        !written)
+    const std::string text = renamed.dump(2) + "\n";
+    auto out = sink.create("model.safetensors.index.json");
+    if (!out) return out.error();
+    FileWriter writer(out.value().get(), "model.safetensors.index.json");
+    if (Status written = writer.write({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}); !written)
       return written.error();
+    produced.insert("model.safetensors.index.json");
   }
-  // Everything else at the top of the folder (configs, tokenizer files, README) comes along as it is.
-  const std::set<std::string> converted(weights.begin(), weights.end());
-  for (const auto& entry : fs::directory_iterator(in, error)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || converted.contains(name) || name == "pytorch_model.bin.index.json") continue;
-    if (Status copied = copy_file_atomically(entry.path(), out / name); !copied) return copied.error();
-  }
+
+  // Every other top-level entry is judged on its own: copied only when it holds no pickle and nothing else
+  // that is not safe; a pickle of tensors becomes a safetensors file; the rest stays behind, named.
+  const std::set<std::string> consumed(weights.begin(), weights.end());
+  std::vector<fs::directory_entry> entries;
+  for (const auto& entry : fs::directory_iterator(in, error)) entries.push_back(entry);
   if (error) return Error{ErrorCode::io, "cannot list " + input_dir + ": " + error.message()};
-  return reports;
+  std::sort(entries.begin(), entries.end());
+  for (const fs::directory_entry& entry : entries) {
+    const std::string name = entry.path().filename().string();
+    if (consumed.contains(name) || name == "pytorch_model.bin.index.json") continue;
+    std::error_code kind_error;
+    if (entry.is_directory(kind_error)) {
+      result.left_out.push_back(name + "/: a folder (only the top level of a model folder is converted)");
+      continue;
+    }
+    if (!entry.is_regular_file(kind_error)) {
+      result.left_out.push_back(name + ": not a regular file");
+      continue;
+    }
+    if (!plain_output_name(name)) {
+      result.left_out.push_back(name + ": a hidden or unusual name");
+      continue;
+    }
+    const ScannedFile scanned = scan_counting_pickles(entry.path().string(), options);
+    const Verdict verdict = scanned.report.verdict;
+    if (scanned.pickles == 0 && (verdict == Verdict::safe || verdict == Verdict::not_a_model)) {
+      if (produced.contains(name)) {
+        result.left_out.push_back(name + ": the conversion writes a file of this name");
+        continue;
+      }
+      if (Status copied = copy_into(entry.path(), name, sink); !copied) return copied.error();
+      produced.insert(name);
+      result.copied.push_back(name);
+      continue;
+    }
+    if (scanned.pickles == 0) {
+      result.left_out.push_back(name + ": its verdict is " + std::string(to_string(verdict)) +
+                                " (scan it on its own to see why)");
+      continue;
+    }
+    // A pickle: its tensors are worth keeping when it is data; never the pickle itself.
+    const std::string converted_name = entry.path().stem().string() + ".safetensors";
+    if (verdict != Verdict::safe && !options.strip_code) {
+      result.left_out.push_back(name + ": a pickle whose verdict is " + std::string(to_string(verdict)) +
+                                "; a converted folder never carries a pickle");
+      continue;
+    }
+    if (produced.contains(converted_name) || !plain_output_name(converted_name)) {
+      result.left_out.push_back(name + ": a pickle; its tensors would be written as " + converted_name +
+                                ", a name already taken");
+      continue;
+    }
+    bool created = false;
+    auto converted = convert_file_into(entry.path().string(), converted_name, sink, options, &created);
+    if (!converted && created) return converted.error();  // the writing failed (a full disk): the whole conversion
+    if (!converted) {
+      result.left_out.push_back(name + ": a pickle that is not only tensors (" + converted.error().message +
+                                "); a converted folder never carries a pickle");
+      continue;
+    }
+    produced.insert(converted_name);
+    result.conversions.push_back(std::move(converted.value()));
+  }
+  return result;
 }
 
-Result<std::vector<ConvertReport>> convert_path(const std::string& input, const std::string& output,
-                                                const ConvertOptions& options) {
-  std::error_code error;
-  if (fs::is_directory(input, error)) return convert_folder(input, output, options);
-  auto report = convert_file(input, output, options);
-  if (!report) return report.error();
-  return std::vector<ConvertReport>{std::move(report.value())};
-}
-
-}  // namespace picklewall
+}  // namespace picklewall::detail

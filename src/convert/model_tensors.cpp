@@ -16,7 +16,6 @@
 namespace picklewall::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 // The pickle that holds a checkpoint's tensors, and where each storage's bytes are, for the formats torch writes.
 struct Checkpoint {
@@ -26,10 +25,10 @@ struct Checkpoint {
   std::map<std::string, StorageSource> storage_bytes;  // by storage key
 };
 
-Result<Checkpoint> open_torch_zip(ModelTensors& model, const Limits& limits) {
+Result<Checkpoint> open_torch_zip(ModelTensors& model, const Limits& limits, const Budget& budget) {
   const auto bytes = model.bytes();
   std::vector<Finding> anomalies;
-  auto archive = read_zip(bytes, limits, "", anomalies, true);
+  auto archive = read_zip(bytes, limits, budget, "", anomalies, true);
   if (!archive) return archive.error();
   const auto& entries = archive.value().entries;
   const TorchZipLayout layout = torch_zip_layout(entries);
@@ -43,12 +42,12 @@ Result<Checkpoint> open_torch_zip(ModelTensors& model, const Limits& limits) {
   bool big_endian = false;
   if (layout.byteorder != nullptr && layout.byteorder->readable) {
     std::vector<std::uint8_t> scratch;
-    auto record = read_zip_entry(bytes, *layout.byteorder, limits, scratch);
+    auto record = read_zip_entry(bytes, *layout.byteorder, limits, budget, scratch);
     if (record) big_endian = std::string_view(reinterpret_cast<const char*>(record.value().data()),
                                               record.value().size()) == "big";
   }
   model.buffers().emplace_back();
-  auto pickle = read_zip_entry(bytes, *layout.data_pickle, limits, model.buffers().back());
+  auto pickle = read_zip_entry(bytes, *layout.data_pickle, limits, budget, model.buffers().back());
   if (!pickle) return pickle.error();
   checkpoint.pickle = pickle.value();
   for (const ZipEntry& entry : entries) {
@@ -62,7 +61,7 @@ Result<Checkpoint> open_torch_zip(ModelTensors& model, const Limits& limits) {
       source.mapped = true;
     } else {
       model.buffers().emplace_back();
-      auto inflated = read_zip_entry(bytes, entry, limits, model.buffers().back());
+      auto inflated = read_zip_entry(bytes, entry, limits, budget, model.buffers().back());
       if (!inflated) return inflated.error();
       source.bytes = inflated.value();
     }
@@ -71,10 +70,10 @@ Result<Checkpoint> open_torch_zip(ModelTensors& model, const Limits& limits) {
   return checkpoint;
 }
 
-Result<Checkpoint> open_torch_legacy(const ModelTensors& model, const Limits& limits, Clock::time_point deadline) {
+Result<Checkpoint> open_torch_legacy(const ModelTensors& model, const Limits& limits, const Budget& budget) {
   const auto bytes = model.bytes();
   const MachineOptions full{GraphDetail::full, false};
-  const auto stream = read_pickle_stream(bytes, 0, limits, deadline, 5, full);
+  const auto stream = read_pickle_stream(bytes, 0, limits, budget, 5, full);
   const auto storages = check_legacy_storages(bytes, stream);
   if (!storages.valid) return Error{ErrorCode::malformed, "legacy torch file: " + storages.problem};
   Checkpoint checkpoint;
@@ -124,12 +123,13 @@ Status check_storage_sizes(ModelTensors& model, const std::map<std::string, Stor
 
 // A pickle of numpy arrays (or a joblib stream): the arrays' bytes are inside `stream_bytes`.
 Status add_pickled_arrays(ModelTensors& model, std::span<const std::uint8_t> stream_bytes, bool joblib,
-                          const ModelTensorOptions& options, Clock::time_point deadline) {
+                          const ModelTensorOptions& options, const Budget& budget) {
   const MachineOptions full{GraphDetail::full, joblib};
-  const auto stream = read_pickle_stream(stream_bytes, 0, options.limits, deadline, 1, full);
+  const auto stream = read_pickle_stream(stream_bytes, 0, options.limits, budget, 1, full);
   if (stream.pickles.empty() || !stream.pickles.front().stopped)
     return Error{ErrorCode::malformed, "the pickle cannot be read to its end"};
-  BuildOptions build_options{options.key, options.search_dropped_roots, stream_bytes};
+  BuildOptions build_options{options.key, options.search_dropped_roots, stream_bytes,
+                             options.limits.max_tensor_name_bytes};
   auto built = build_tensors(stream.pickles.front(), build_options);
   if (!built) return built.error();
   model.built = std::move(built.value());
@@ -176,29 +176,30 @@ bool is_compressed_stream(const std::string& format) {
 }
 
 Status add_tensors(ModelTensors& model, const std::string& format, const std::string& stem,
-                   const ModelTensorOptions& options, Clock::time_point deadline) {
+                   const ModelTensorOptions& options, const Budget& budget) {
   const auto bytes = model.bytes();
   if (format == "numpy") return add_npy(model, stem, bytes);
-  if (format == "joblib") return add_pickled_arrays(model, bytes, true, options, deadline);
+  if (format == "joblib") return add_pickled_arrays(model, bytes, true, options, budget);
   if (is_compressed_stream(format)) {
     // A compressed pickle or joblib file: decompressed in memory, within the Limits budgets.
-    auto contents = format == "zlib" ? decompress_zlib(bytes, options.limits) : decompress_stream(bytes, options.limits);
+    auto contents = format == "zlib" ? decompress_zlib(bytes, options.limits, budget)
+                                      : decompress_stream(bytes, options.limits, budget);
     if (!contents) return contents.error();
     if (contents.value().members.size() != 1 || contents.value().members.front().truncated_by_limit)
       return Error{ErrorCode::limit_exceeded, "the decompressed stream is larger than the Limits budget"};
     model.buffers().push_back(std::move(contents.value().members.front().data));
-    return add_pickled_arrays(model, model.buffers().back(), true, options, deadline);
+    return add_pickled_arrays(model, model.buffers().back(), true, options, budget);
   }
   if (format == "zip") {
     // An .npz: every member a .npy.
     std::vector<Finding> anomalies;
-    auto archive = read_zip(bytes, options.limits, "", anomalies);
+    auto archive = read_zip(bytes, options.limits, budget, "", anomalies);
     if (!archive) return archive.error();
     for (const ZipEntry& entry : archive.value().entries) {
       if (!entry.name.ends_with(".npy") || !entry.readable)
         return Error{ErrorCode::unsupported, "a zip that is not a torch checkpoint or an .npz (member " + entry.name + ")"};
       model.buffers().emplace_back();
-      auto member = read_zip_entry(bytes, entry, options.limits, model.buffers().back());
+      auto member = read_zip_entry(bytes, entry, options.limits, budget, model.buffers().back());
       if (!member) return member.error();
       if (Status added = add_npy(model, entry.name.substr(0, entry.name.size() - 4), member.value()); !added)
         return added;
@@ -207,15 +208,15 @@ Status add_tensors(ModelTensors& model, const std::string& format, const std::st
   }
   Result<Checkpoint> checkpoint = Error{ErrorCode::unsupported, ""};
   if (format == "pytorch-zip") {
-    checkpoint = open_torch_zip(model, options.limits);
+    checkpoint = open_torch_zip(model, options.limits, budget);
   } else if (format == "pytorch-legacy") {
-    checkpoint = open_torch_legacy(model, options.limits, deadline);
+    checkpoint = open_torch_legacy(model, options.limits, budget);
   } else if (format == "pickle") {
     // A legacy file whose first pickle was replaced (a payload that also rebuilds the magic number) no longer
     // starts with the magic: it is still the legacy layout when its storage section checks out. Any other
     // pickle is read for numpy arrays.
-    checkpoint = open_torch_legacy(model, options.limits, deadline);
-    if (!checkpoint) return add_pickled_arrays(model, bytes, false, options, deadline);
+    checkpoint = open_torch_legacy(model, options.limits, budget);
+    if (!checkpoint) return add_pickled_arrays(model, bytes, false, options, budget);
   } else {
     return Error{ErrorCode::unsupported, "this is " + format + "; picklewall reads tensors from PyTorch checkpoints "
                                          "(zip and legacy), pickles and joblib files of numpy arrays, .npy and .npz"};
@@ -223,10 +224,11 @@ Status add_tensors(ModelTensors& model, const std::string& format, const std::st
   if (!checkpoint) return checkpoint.error();
   const MachineOptions full{GraphDetail::full, false};
   const Checkpoint& opened = checkpoint.value();
-  const auto stream = read_pickle_stream(opened.pickle, 0, options.limits, deadline, opened.pickles, full);
+  const auto stream = read_pickle_stream(opened.pickle, 0, options.limits, budget, opened.pickles, full);
   if (stream.pickles.size() <= opened.pickle_index || !stream.pickles[opened.pickle_index].stopped)
     return Error{ErrorCode::malformed, "the pickle holding the tensors cannot be read to its end"};
-  BuildOptions build_options{options.key, options.search_dropped_roots, opened.pickle};
+  BuildOptions build_options{options.key, options.search_dropped_roots, opened.pickle,
+                             options.limits.max_tensor_name_bytes};
   auto built = build_tensors(stream.pickles[opened.pickle_index], build_options);
   if (!built) return built.error();
   model.built = std::move(built.value());
@@ -271,10 +273,9 @@ Result<std::unique_ptr<ModelTensors>> open_model_tensors(const std::string& path
   if (!mapped) return mapped.error();
   auto model = std::make_unique<ModelTensors>(std::move(mapped.value()), path);
   if (model->fd() < 0) return Error{ErrorCode::io, "cannot open " + path + ": " + std::strerror(errno)};
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                           std::chrono::duration<double>(options.limits.max_seconds_per_file));
+  const Budget budget(options.limits);
   const std::string stem = std::filesystem::path(path).stem().string();
-  if (Status added = add_tensors(*model, format, stem, options, deadline); !added) return added.error();
+  if (Status added = add_tensors(*model, format, stem, options, budget); !added) return added.error();
   return model;
 }
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/atomic_file.hpp"
+#include "io/file_writer.hpp"
 #include "io/page_release.hpp"
 
 namespace picklewall::detail {
@@ -119,15 +119,13 @@ Status stream_tensor_bytes(const TensorInfo& tensor, const StorageSource& source
   return flush();
 }
 
-Result<std::uint64_t> write_safetensors(const std::string& path, const std::vector<TensorInfo>& tensors,
+Result<std::uint64_t> write_safetensors(int fd, const std::string& name, const std::vector<TensorInfo>& tensors,
                                         const std::map<std::string, std::string>& metadata,
                                         const StorageSources& sources) {
   const auto ordered = writer_order(tensors);
   auto header = safetensors_header(ordered, metadata);
   if (!header) return header.error();
-  auto file = AtomicFile::create(path);
-  if (!file) return file.error();
-  AtomicFile& out = file.value();
+  FileWriter out(fd, name);
   std::uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(header.value().size() >> (8 * i));
   if (Status status = out.write(length); !status) return status.error();
@@ -169,9 +167,7 @@ Result<std::uint64_t> write_safetensors(const std::string& path, const std::vect
     }
     if (!status) return status.error();
   }
-  const std::uint64_t size = out.size();
-  if (Status status = out.commit(); !status) return status.error();
-  return size;
+  return out.size();
 }
 
 }  // namespace picklewall::detail

@@ -2,8 +2,8 @@
 // format's enum order, then by name; compact JSON header with __metadata__ first and fields in the order dtype,
 // shape, data_offsets; space padding to a multiple of 8), so the bytes equal safetensors.torch.save_file's for
 // the same tensors and metadata. Tensor bytes are streamed from their source: contiguous little-endian ones are
-// copied by the kernel (copy_file_range), others gathered and byte-swapped through a bounded buffer. The file
-// appears atomically or not at all.
+// copied by the kernel (copy_file_range), others gathered and byte-swapped through a bounded buffer. Where the
+// file is made, and that it appears whole, is the caller's (convert/output_staging.hpp).
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,8 @@ std::vector<const TensorInfo*> writer_order(const std::vector<TensorInfo>& tenso
 Result<std::string> safetensors_header(const std::vector<const TensorInfo*>& ordered,
                                        const std::map<std::string, std::string>& metadata);
 
-Result<std::uint64_t> write_safetensors(const std::string& path, const std::vector<TensorInfo>& tensors,
+// Writes the file into `fd` (a new, empty file; `name` is what errors call it). Returns its size.
+Result<std::uint64_t> write_safetensors(int fd, const std::string& name, const std::vector<TensorInfo>& tensors,
                                         const std::map<std::string, std::string>& metadata,
                                         const StorageSources& sources);
 

@@ -198,6 +198,13 @@ class Builder {
     return Ok{};
   }
 
+  void skip_long_name(const std::string& path) {
+    if (long_name_reported_) return;
+    long_name_reported_ = true;
+    out_.skipped.push_back(shorten_name(path, 120) + ": names here pass max_tensor_name_bytes (" +
+                           std::to_string(options_.max_name_bytes) + "); what lies deeper was not converted");
+  }
+
   void skip(const std::string& path, Value value) {
     out_.skipped.push_back((path.empty() ? std::string("<root>") : path) + ": " + value_text(graph_, value, 100));
   }
@@ -231,6 +238,11 @@ class Builder {
           key = *text;
         } else {
           key = std::to_string(i);
+        }
+        // Each child copies its parent's name: past the limit, that part of the object is left out, once.
+        if (item.path.size() + 1 + key.size() > options_.max_name_bytes) {
+          skip_long_name(item.path);
+          continue;
         }
         children.push_back({pairs ? items[i + 1] : items[i], join(item.path, key)});
       }
@@ -533,6 +545,7 @@ class Builder {
   std::unordered_map<NodeId, std::vector<Value>> mutations_;
   std::unordered_map<NodeId, Value> builds_;
   std::unordered_set<NodeId> visited_;
+  bool long_name_reported_ = false;
   BuiltTensors out_;
   bool already_listed_ = false;  // tensor_of() listed the leaf it declined (a numpy array it cannot convert)
 };

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <map>
 #include <span>
+
+#include "picklewall/limits.hpp"
 #include <string>
 #include <vector>
 
@@ -56,6 +58,7 @@ struct BuildOptions {
   // used by --strip-code, where the returned object may be the payload's.
   bool search_dropped_roots = false;
   std::span<const std::uint8_t> input;  // the bytes the program was read from (joblib array data lives there)
+  std::uint64_t max_name_bytes = Limits{}.max_tensor_name_bytes;  // deeper parts are skipped, with a note
 };
 
 // A numpy array's tensor: C order, or Fortran order expressed as strides (the writer reads it back in C order).

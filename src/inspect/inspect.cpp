@@ -1,7 +1,8 @@
 #include "picklewall/inspect.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <map>
+#include <string_view>
 
 #include "analysis/analyzer.hpp"
 #include "inspect/decompiler.hpp"
@@ -13,15 +14,22 @@ namespace picklewall {
 namespace {
 
 // Each finding goes to the last line of its member's section that starts at or before its offset: the
-// statement (or opcode) that causes it.
+// statement (or opcode) that causes it. Sections are found by member and lines by binary search over their
+// offsets (in stream order), so ten thousand findings over two thousand lines cost no more than sorting them.
 void place_findings(InspectReport& out) {
+  std::multimap<std::string_view, InspectSection*> sections;
+  for (InspectSection& section : out.sections) sections.emplace(section.member, &section);
   for (const Finding& finding : out.report.findings) {
     InspectLine* best = nullptr;
     if (finding.offset) {
-      for (InspectSection& section : out.sections) {
-        if (section.member != finding.member) continue;
-        for (InspectLine& line : section.lines)
-          if (line.offset <= *finding.offset && (best == nullptr || line.offset >= best->offset)) best = &line;
+      const auto [first, last] = sections.equal_range(finding.member);
+      for (auto it = first; it != last; ++it) {
+        std::vector<InspectLine>& lines = it->second->lines;  // in stream order: sorted by offset (see below)
+        auto after = std::upper_bound(lines.begin(), lines.end(), *finding.offset,
+                                      [](std::uint64_t offset, const InspectLine& line) { return offset < line.offset; });
+        if (after == lines.begin()) continue;
+        InspectLine& line = *std::prev(after);
+        if (best == nullptr || line.offset >= best->offset) best = &line;
       }
     }
     if (best != nullptr) best->findings.push_back(finding);
@@ -31,18 +39,21 @@ void place_findings(InspectReport& out) {
 
 }  // namespace
 
-Result<InspectReport> inspect_file(const std::string& path, const InspectOptions& options) {
+namespace {
+
+// `scan` runs the scan of the file with the visitor that decompiles each pickle it reads.
+template <class Scan>
+Result<InspectReport> inspect_with(const std::string& path, const InspectOptions& options, const Scan& scan) {
   auto scanner = Scanner::create(options.scan);
   if (!scanner) return scanner.error();
   const Limits& limits = scanner.value().options().limits;
   InspectReport out;
-  std::size_t budget = options.max_lines;
+  std::size_t lines_left = options.max_lines;
+  // One budget for the scan and for re-reading its pickles with the full graph: inspect is bounded as a scan is.
+  const detail::Budget budget(limits, options.scan.cancel);
   auto visit = [&](const PickleStreamView& view) {
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                              std::chrono::duration<double>(limits.max_seconds_per_file));
     const detail::MachineOptions machine{detail::GraphDetail::full, view.joblib_arrays};
-    const auto stream = detail::read_pickle_stream(view.bytes, view.start, limits, deadline, view.pickles, machine);
+    const auto stream = detail::read_pickle_stream(view.bytes, view.start, limits, budget, view.pickles, machine);
     for (std::size_t i = 0; i < stream.pickles.size(); ++i) {
       const detail::PickleProgram& program = stream.pickles[i];
       InspectSection section;
@@ -51,25 +62,43 @@ Result<InspectReport> inspect_file(const std::string& path, const InspectOptions
                              ? detail::disassemble(view.bytes, program.start, program.end, limits)
                              : detail::decompile(program);
       for (const detail::CodeLine& line : lines) {
-        if (budget == 0) {
+        if (lines_left == 0) {
           ++out.lines_not_shown;
           continue;
         }
-        --budget;
+        --lines_left;
         section.lines.push_back(InspectLine{line.offset, line.text, {}});
       }
       out.sections.push_back(std::move(section));
     }
   };
-  out.report = scanner.value().scan_file_visiting(path, visit);
+  out.report = scan(scanner.value(), Scanner::PickleVisitor(visit));
   if (out.report.verdict == Verdict::error)
     return Error{ErrorCode::io, out.report.findings.empty() ? path + ": cannot be read"
                                                             : out.report.findings.front().message};
   if (out.sections.empty())
     return Error{ErrorCode::unsupported, path + ": no pickle in this file (format: " + out.report.format +
                                              "), so loading it runs nothing that inspect could show"};
+  // Decompiled and disassembled lines follow the stream, so each section is sorted by offset; kept so.
+  for (InspectSection& section : out.sections)
+    std::stable_sort(section.lines.begin(), section.lines.end(),
+                     [](const InspectLine& a, const InspectLine& b) { return a.offset < b.offset; });
   place_findings(out);
   return out;
+}
+
+}  // namespace
+
+Result<InspectReport> inspect_file(const std::string& path, const InspectOptions& options) {
+  return inspect_with(path, options, [&](const Scanner& scanner, const Scanner::PickleVisitor& visit) {
+    return scanner.scan_file_visiting(path, visit);
+  });
+}
+
+Result<InspectReport> inspect_descriptor(int fd, const std::string& name, const InspectOptions& options) {
+  return inspect_with(name, options, [&](const Scanner& scanner, const Scanner::PickleVisitor& visit) {
+    return scanner.scan_descriptor(fd, name, std::string(), &visit);
+  });
 }
 
 std::string render_inspect_text(const InspectReport& report, bool color) {

@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 
+#include "io/file_writer.hpp"
 #include "picklewall/result.hpp"
 
 namespace picklewall::detail {
@@ -29,20 +30,23 @@ class AtomicFile {
   // Copies `length` bytes at `offset` of the open file `fd` to `at` in the kernel (copy_file_range), without
   // passing them through this process's memory; falls back to bounded read/write where the kernel cannot.
   Status copy_from(int fd, std::uint64_t offset, std::uint64_t length, std::uint64_t at);
-  Status copy_from(int fd, std::uint64_t offset, std::uint64_t length) { return copy_from(fd, offset, length, size_); }
+  Status copy_from(int fd, std::uint64_t offset, std::uint64_t length) {
+    return copy_from(fd, offset, length, writer_.size());
+  }
   Status commit();
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const { return writer_.size(); }
 
  private:
   AtomicFile(std::string path, int directory, std::string temporary, std::string name, int fd)
-      : path_(std::move(path)), directory_(directory), temporary_(std::move(temporary)), name_(std::move(name)), fd_(fd) {}
+      : path_(std::move(path)), directory_(directory), temporary_(std::move(temporary)), name_(std::move(name)), fd_(fd),
+        writer_(fd, path_) {}
   Status fail(const char* what);
   std::string path_;
   int directory_ = -1;
   std::string temporary_;  // names inside directory_
   std::string name_;
   int fd_ = -1;
-  std::uint64_t size_ = 0;
+  FileWriter writer_;
   bool committed_ = false;
 };
 

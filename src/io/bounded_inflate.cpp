@@ -13,15 +13,8 @@ std::uint64_t decompression_cap(std::uint64_t compressed_size, const Limits& lim
   return std::min(limits.max_decompressed_bytes, by_ratio ? *by_ratio : UINT64_MAX);
 }
 
-std::chrono::steady_clock::time_point decompression_deadline(const Limits& limits) {
-  const auto now = std::chrono::steady_clock::now();
-  const std::chrono::duration<double> budget(std::max(0.0, limits.max_seconds_per_file));
-  if (budget >= std::chrono::steady_clock::time_point::max() - now) return std::chrono::steady_clock::time_point::max();
-  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(budget);
-}
-
 InflateStatus inflate_bounded(std::span<const std::uint8_t> input, bool raw, std::uint64_t cap,
-                              std::vector<std::uint8_t>& out, std::chrono::steady_clock::time_point deadline) {
+                              std::vector<std::uint8_t>& out, const Budget& budget) {
   out.clear();
   z_stream stream{};
   if (inflateInit2(&stream, raw ? -MAX_WBITS : MAX_WBITS) != Z_OK) return InflateStatus::corrupt;
@@ -30,7 +23,7 @@ InflateStatus inflate_bounded(std::span<const std::uint8_t> input, bool raw, std
   InflateStatus status = InflateStatus::truncated;
   for (std::uint64_t round = 1;; ++round) {
     // The clock every 256 rounds (16 MiB of output at most): cheap next to inflating them.
-    if (round % 256 == 0 && std::chrono::steady_clock::now() >= deadline) {
+    if (round % 256 == 0 && budget.expired()) {
       status = InflateStatus::out_of_time;
       break;
     }

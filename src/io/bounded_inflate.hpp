@@ -2,11 +2,11 @@
 // streams, with one budget rule for both.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <span>
 #include <vector>
 
+#include "io/budget.hpp"
 #include "picklewall/limits.hpp"
 
 namespace picklewall::detail {
@@ -14,22 +14,17 @@ namespace picklewall::detail {
 // The most `compressed_size` bytes may inflate to: the per-member byte budget, and the ratio budget.
 std::uint64_t decompression_cap(std::uint64_t compressed_size, const Limits& limits);
 
-// When decompressing must stop: `limits.max_seconds_per_file` from now (the scanner passes what is left of the
-// file's time, so a bomb in a slow format cannot outlast the budget the byte caps leave it).
-std::chrono::steady_clock::time_point decompression_deadline(const Limits& limits);
-
 enum class InflateStatus {
   complete,
   over_budget,  // `out` holds the first `cap` bytes
   truncated,    // the stream ends before its end marker; `out` holds what came before
   corrupt,      // invalid deflate data; `out` holds what came before
-  out_of_time,  // the deadline passed; `out` holds what came before
+  out_of_time,  // the file's time budget ran out (or the work was cancelled); `out` holds what came before
 };
 
 // Inflates `input` into `out` (replacing its contents), stopping at `cap` bytes. `raw` selects raw deflate
-// (zip members) over a zlib stream (header and checksum).
+// (zip members) over a zlib stream (header and checksum). The file's budget is read every 16 MiB of output.
 InflateStatus inflate_bounded(std::span<const std::uint8_t> input, bool raw, std::uint64_t cap,
-                              std::vector<std::uint8_t>& out,
-                              std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+                              std::vector<std::uint8_t>& out, const Budget& budget);
 
 }  // namespace picklewall::detail

@@ -20,5 +20,7 @@ struct FileStamp {
 
 // The stamp of the file `path` names (symlinks followed); nothing when it cannot be stat'ed.
 std::optional<FileStamp> stamp_of(const std::string& path);
+// The stamp of the file `fd` is open on (which a rename of its path cannot change).
+std::optional<FileStamp> stamp_of_descriptor(int fd);
 
 }  // namespace picklewall::detail

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,28 +45,31 @@ std::string sha256_hex(std::span<const std::uint8_t> bytes) {
 }
 
 std::string sha256_file_hex(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return {};
+  struct stat info {};
+  std::string hex;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) hex = sha256_fd_hex(fd);
+  ::close(fd);
+  return hex;
+}
+
+std::string sha256_fd_hex(int fd) {
   DigestContext context = start_digest();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (!context || fd < 0) {
-    if (fd >= 0) ::close(fd);
-    return {};
-  }
+  if (!context) return {};
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::vector<unsigned char> buffer(1 << 20);
+  off_t at = 0;
   while (true) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), at);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;
-      ::close(fd);
       return {};
     }
-    if (EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(n)) != 1) {
-      ::close(fd);
-      return {};
-    }
+    at += n;
+    if (EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(n)) != 1) return {};
   }
-  ::close(fd);
   return finish_digest(context);
 }
 

@@ -56,6 +56,7 @@ std::vector<Value>* ObjectGraph::kept_children(std::uint32_t container) {
 }
 
 std::uint32_t ObjectGraph::add_global(GlobalRef ref) {
+  owned_string_bytes_ += ref.module.size() + ref.name.size() + ref.original_module.size() + ref.original_name.size();
   globals_.push_back(std::move(ref));
   return static_cast<std::uint32_t>(globals_.size() - 1);
 }

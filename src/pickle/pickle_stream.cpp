@@ -50,7 +50,7 @@ bool imports_a_module(const PickleProgram& program) {
 }
 
 PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles,
+                                const Budget& budget, std::uint64_t max_pickles,
                                 MachineOptions options) {
   PickleStream stream;
   if (max_pickles == 0) max_pickles = limits.max_pickles_per_stream;
@@ -60,7 +60,7 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
       stream.pickle_limit_reached = max_pickles == limits.max_pickles_per_stream;
       break;
     }
-    PickleProgram program = run_pickle(input, position, limits, deadline, options);
+    PickleProgram program = run_pickle(input, position, limits, budget, options);
     options.memory_in_use += program.memory_bytes;
     // After the first pickle, bytes that do not decode as one are trailing data, not another pickle.
     if (!stream.pickles.empty() && !looks_like_pickle(program, input)) break;

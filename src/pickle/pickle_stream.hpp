@@ -2,7 +2,6 @@
 // more than one; attackers append a second). Each pickle is run on its own machine, as a fresh Unpickler would.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -22,7 +21,7 @@ struct PickleStream {
 // Reads pickles from `start` until the data ends, a pickle fails, or `max_pickles` have been read (use 0 for
 // the Limits default). Bytes after the last STOP that do not begin a pickle are reported as trailing bytes.
 PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                                std::chrono::steady_clock::time_point deadline, std::uint64_t max_pickles = 0,
+                                const Budget& budget, std::uint64_t max_pickles = 0,
                                 MachineOptions options = {});
 
 // True when the program is evidence that the bytes really are a pickle (and not text that happens to start with

@@ -2,6 +2,7 @@
 // globals before importing them, so `__builtin__ eval` is `builtins.eval`. Generated; see the script.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -14,5 +15,8 @@ struct Python2NameMapping {
 
 const std::vector<std::pair<std::string_view, std::string_view>>& python2_module_names();
 const std::vector<Python2NameMapping>& python2_global_names();
+
+// find_class's fix_imports step: protocol < 3 renames Python 2 names before importing.
+void remap_python2_name(std::string& module, std::string& name);
 
 }  // namespace picklewall::detail

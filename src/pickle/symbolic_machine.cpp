@@ -20,38 +20,11 @@ constexpr std::size_t scalars_kept_per_container = 1024;
 constexpr std::size_t max_dropped_roots_kept = 8;
 constexpr std::uint64_t clock_check_interval = 4096;
 
-struct PairHash {
-  std::size_t operator()(const std::pair<std::string_view, std::string_view>& key) const {
-    return std::hash<std::string_view>()(key.first) * 31 + std::hash<std::string_view>()(key.second);
-  }
-};
-
-// find_class's fix_imports step: protocol < 3 renames Python 2 names before importing.
-void remap_python2_name(std::string& module, std::string& name) {
-  static const auto globals = [] {
-    std::unordered_map<std::pair<std::string_view, std::string_view>, std::pair<std::string_view, std::string_view>,
-                       PairHash> table;
-    for (const auto& m : python2_global_names()) table[{m.old_module, m.old_name}] = {m.new_module, m.new_name};
-    return table;
-  }();
-  static const auto modules = [] {
-    std::unordered_map<std::string_view, std::string_view> table;
-    for (const auto& [old_name, new_name] : python2_module_names()) table[old_name] = new_name;
-    return table;
-  }();
-  if (auto it = globals.find({module, name}); it != globals.end()) {
-    module = std::string(it->second.first);
-    name = std::string(it->second.second);
-  } else if (auto found = modules.find(module); found != modules.end()) {
-    module = std::string(found->second);
-  }
-}
-
 class Machine {
  public:
   Machine(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-          std::chrono::steady_clock::time_point deadline, MachineOptions options)
-      : decoder_(input, start, limits.max_line_bytes), limits_(limits), deadline_(deadline), options_(options),
+          const Budget& budget, MachineOptions options)
+      : decoder_(input, start, limits.max_line_bytes), limits_(limits), budget_(budget), options_(options),
         released_up_to_(start) {
     program_.start = start;
     program_.graph.set_detail(options.detail);
@@ -71,7 +44,7 @@ class Machine {
           fail_limit("max_opcodes", "opcode budget of " + std::to_string(limits_.max_opcodes) + " reached");
           break;
         }
-        if (std::chrono::steady_clock::now() > deadline_) {
+        if (budget_.expired()) {
           fail_limit("max_seconds_per_file", "time budget for this file ran out");
           break;
         }
@@ -120,7 +93,8 @@ class Machine {
   std::uint64_t memory_in_use() const {
     std::uint64_t bytes = options_.memory_in_use + program_.graph.memory_bytes(container_items_) +
                           (memo_dense_.size() + stack_.size()) * sizeof(Value) + marks_.size() * sizeof(std::size_t) +
-                          memo_sparse_.size() * (sizeof(std::uint64_t) + sizeof(Value) + 2 * sizeof(void*));
+                          memo_sparse_.size() * (sizeof(std::uint64_t) + sizeof(Value) + 2 * sizeof(void*)) +
+                          intern_bytes_ + globals_by_identity_.size() * (sizeof(GlobalIdentity) + 3 * sizeof(void*));
     for (const auto& nested : program_.nested) bytes += nested.memory_bytes;
     return bytes;
   }
@@ -226,16 +200,38 @@ class Machine {
     return push_node(kind, id);
   }
 
-  bool push_global(std::string module, std::string name) {
-    GlobalRef ref;
-    ref.original_module = module;
-    ref.original_name = name;
-    if (program_.protocol < 3) remap_python2_name(module, name);
-    ref.module = std::move(module);
-    ref.name = std::move(name);
-    ref.offset = current_offset_;
+  // Every import gets its own node (its own effect), but one name is one GlobalRef however often it is
+  // imported: the ten-thousandth STACK_GLOBAL of a memoised 64 KB name costs a hash of two pointers, not a copy
+  // of the name, and the analysis judges each distinct name once.
+  bool push_global(std::string_view module, std::string_view name) {
+    const bool renamed = program_.protocol < 3;  // find_class's fix_imports applies below protocol 3
+    const GlobalIdentity identity{module.data(), name.data(), module.size(), name.size(), renamed};
+    std::uint32_t index;
+    if (auto known = globals_by_identity_.find(identity); known != globals_by_identity_.end()) {
+      index = known->second;
+    } else {
+      std::string content;
+      content.reserve(module.size() + name.size() + 2);
+      content.append(module).append(1, '\0').append(name).append(1, renamed ? '1' : '0');
+      if (auto same = globals_by_content_.find(content); same != globals_by_content_.end()) {
+        index = same->second;
+      } else {
+        GlobalRef ref;
+        ref.original_module = module;
+        ref.original_name = name;
+        std::string new_module(module), new_name(name);
+        if (renamed) remap_python2_name(new_module, new_name);
+        ref.module = std::move(new_module);
+        ref.name = std::move(new_name);
+        ref.offset = current_offset_;
+        index = graph().add_global(std::move(ref));
+        intern_bytes_ += 2 * content.size();
+        globals_by_content_.emplace(std::move(content), index);
+      }
+      globals_by_identity_.emplace(identity, index);
+    }
     NodeId id;
-    if (!new_node(NodeKind::global, graph().add_global(std::move(ref)), id)) return false;
+    if (!new_node(NodeKind::global, index, id)) return false;
     add_effect(EffectKind::import_global, Value::make_node(id), Value());
     return push(Value::make_node(id));
   }
@@ -524,7 +520,7 @@ class Machine {
       case Opcode::GET: case Opcode::BINGET: case Opcode::LONG_BINGET:
         return memo_get(static_cast<std::uint64_t>(in.integer.value));
       case Opcode::GLOBAL:
-        return push_global(std::string(in.text), std::string(in.name));
+        return push_global(in.text, in.name);
       case Opcode::STACK_GLOBAL: {
         if (!pop(b) || !pop(a)) return false;  // name, then module
         const auto module = graph().is_str(a) ? graph().text_of(a) : std::nullopt;
@@ -537,11 +533,11 @@ class Machine {
           if (!dynamic) return fail_at("STACK_GLOBAL requires str");
           return push_global("<computed at load time>", "<computed at load time>");
         }
-        return push_global(std::string(*module), std::string(*name));
+        return push_global(*module, *name);
       }
       case Opcode::INST: {
         if (!pop_mark(mark)) return false;
-        if (!push_global(std::string(in.text), std::string(in.name))) return false;
+        if (!push_global(in.text, in.name)) return false;
         // The class was pushed for bookkeeping; take it back and call it with the marked items.
         c = stack_.back();
         stack_.pop_back();
@@ -583,6 +579,8 @@ class Machine {
         a = graph().text_value(ValueKind::text, in.text, false);
         [[fallthrough]];
       case Opcode::BINPERSID: {
+        if (options_.persistent_load_fails)
+          return fail_at("a persistent id was met, and this loader has no persistent_load function");
         if (in.opcode == Opcode::BINPERSID && !pop(a)) return false;
         NodeId id;
         if (!new_node(NodeKind::persistent, graph().add_value(a), id)) return false;
@@ -621,7 +619,7 @@ class Machine {
     auto layout = joblib_array_layout(program_.graph, state);
     if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
     if (layout.value().has_object) {
-      PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, deadline_,
+      PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, budget_,
                                         MachineOptions{options_.detail, false, memory_in_use(),
                                                        options_.release_consumed_input});
       const bool stopped = nested.stopped;
@@ -650,7 +648,7 @@ class Machine {
 
   Decoder decoder_;
   const Limits& limits_;
-  std::chrono::steady_clock::time_point deadline_;
+  const Budget& budget_;
   MachineOptions options_;
   PickleProgram program_;
   FlatArray<Value> stack_;
@@ -658,6 +656,36 @@ class Machine {
   FlatArray<Value> memo_dense_;  // small keys, as real picklers write them; free slots hold `unset_`
   const Value unset_ = Value::make_unset();
   std::unordered_map<std::uint64_t, Value> memo_sparse_;
+  // Imported names, interned (see push_global): by where their characters are, then by what they say.
+  struct GlobalIdentity {
+    const char* module;
+    const char* name;
+    std::size_t module_length;
+    std::size_t name_length;
+    bool renamed;
+    bool operator==(const GlobalIdentity&) const = default;
+  };
+  struct GlobalIdentityHash {
+    // splitmix64's finaliser over each field: pointers into one input differ only in low bits, which a plain
+    // multiply-and-xor leaves clustered in the table's buckets.
+    static std::uint64_t mix(std::uint64_t x) {
+      x += 0x9e3779b97f4a7c15ull;
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+      return x ^ (x >> 31);
+    }
+    std::size_t operator()(const GlobalIdentity& key) const {
+      std::uint64_t hash = mix(reinterpret_cast<std::uintptr_t>(key.module));
+      for (std::uint64_t part : {static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(key.name)),
+                                 static_cast<std::uint64_t>(key.module_length),
+                                 static_cast<std::uint64_t>(key.name_length), static_cast<std::uint64_t>(key.renamed)})
+        hash = mix(hash ^ part);
+      return static_cast<std::size_t>(hash);
+    }
+  };
+  std::unordered_map<GlobalIdentity, std::uint32_t, GlobalIdentityHash> globals_by_identity_;
+  std::unordered_map<std::string, std::uint32_t> globals_by_content_;
+  std::uint64_t intern_bytes_ = 0;
   std::uint64_t memo_entries_ = 0;
   std::uint64_t container_items_ = 0;
   std::uint64_t current_offset_ = 0;
@@ -669,8 +697,8 @@ class Machine {
 }  // namespace
 
 PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                         std::chrono::steady_clock::time_point deadline, MachineOptions options) {
-  return Machine(input, start, limits, deadline, options).run();
+                         const Budget& budget, MachineOptions options) {
+  return Machine(input, start, limits, budget, options).run();
 }
 
 }  // namespace picklewall::detail

@@ -2,12 +2,12 @@
 // in an ObjectGraph and every import, call and BUILD is recorded as an Effect instead of happening.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 
+#include "io/budget.hpp"
 #include "picklewall/limits.hpp"
 #include "picklewall/result.hpp"
 #include "pickle/object_graph.hpp"
@@ -71,10 +71,12 @@ struct MachineOptions {
   // moves on (they stay in the page cache and fault back if a string is looked at again), so resident memory
   // follows the machine's budget rather than the size of the pickle.
   bool release_consumed_input = false;
+  // Read as plain pickle.loads does, with no persistent_load: a persistent id (PERSID, BINPERSID) raises there.
+  bool persistent_load_fails = false;
 };
 
-// Runs from `start` until STOP, an error, or a limit. `deadline` bounds wall time for the whole file.
+// Runs from `start` until STOP, an error, or a limit. `budget` is the whole file's (read every 4096 opcodes).
 PickleProgram run_pickle(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
-                         std::chrono::steady_clock::time_point deadline, MachineOptions options = {});
+                         const Budget& budget, MachineOptions options = {});
 
 }  // namespace picklewall::detail

@@ -1,5 +1,6 @@
 #include "pickle/value_text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <vector>
@@ -27,11 +28,27 @@ std::string number_text(double real) {
 
 }  // namespace
 
+std::size_t utf8_prefix_length(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text.size();
+  std::size_t end = max_bytes;
+  // Back off over continuation bytes (10xxxxxx) to the start of the character that straddles the cut.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return end;
+}
+
+std::string shorten_name(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  return std::string(text.substr(0, utf8_prefix_length(text, max_bytes))) + "... (" + std::to_string(text.size()) +
+         " bytes)";
+}
+
 std::string quote_text(std::string_view text, std::size_t max_chars, bool is_bytes) {
   std::string out = is_bytes ? "b'" : "'";
   std::size_t shown = 0;
   for (unsigned char c : text) {
-    if (shown++ >= max_chars) {
+    // Characters are counted at their first byte, so a str is never cut inside a multi-byte character.
+    const bool starts_character = is_bytes || (c & 0xC0) != 0x80;
+    if (starts_character && shown++ >= max_chars) {
       out += "...";
       break;
     }
@@ -66,7 +83,12 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
                            bool pairs, bool trailing_comma_for_one) {
     push_literal(close);
     if (trailing_comma_for_one && items.size() == 1) push_literal(",");
-    for (std::size_t i = items.size(); i-- > 0;) {
+    // Every item prints as two characters at least (itself and a separator): items past what the output budget
+    // could show are not queued, so a million-item tuple costs what it shows, not a million tasks.
+    const std::size_t room = max_chars > out.size() ? max_chars - out.size() : 0;
+    const std::size_t shown = std::min(items.size(), room / 2 + 1);
+    if (shown < items.size()) push_literal(", ...");
+    for (std::size_t i = shown; i-- > 0;) {
       tasks.push_back(Task{false, {}, items[i], depth + 1});
       if (i > 0) push_literal(pairs && i % 2 == 1 ? ": " : ", ");
     }
@@ -120,7 +142,7 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
           out.append(open).append("...").append(close);  // GraphDetail::effects keeps no items of these
         break;
       }
-      case NodeKind::global: out += graph.global(node.index).qualified(); break;
+      case NodeKind::global: out += shorten_name(graph.global(node.index).qualified(), max_chars); break;
       case NodeKind::extension: out += "<extension code " + std::to_string(node.index) + ">"; break;
       case NodeKind::buffer: out += "<out-of-band buffer>"; break;
       case NodeKind::readonly:
@@ -143,7 +165,10 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
         }
         if (call.args.is_node() && graph.node(call.args.node).kind == NodeKind::tuple) {
           const auto& items = graph.children(graph.node(call.args.node).index);
-          for (std::size_t i = items.size(); i-- > 0;) {
+          const std::size_t room = max_chars > out.size() ? max_chars - out.size() : 0;
+          const std::size_t shown = std::min(items.size(), room / 2 + 1);
+          if (shown < items.size()) push_literal(", ...");
+          for (std::size_t i = shown; i-- > 0;) {
             tasks.push_back(Task{false, {}, items[i], task.depth + 1});
             if (i > 0) push_literal(", ");
           }
@@ -159,7 +184,7 @@ std::string value_text(const ObjectGraph& graph, Value root, std::size_t max_cha
     }
   }
   if (!tasks.empty() || out.size() > max_chars) {
-    out.resize(std::min(out.size(), max_chars));
+    out.resize(utf8_prefix_length(out, max_chars));
     out += "...";
   }
   return out;

@@ -15,7 +15,14 @@ namespace picklewall::detail {
 using NodeNames = std::unordered_map<NodeId, std::string>;
 std::string value_text(const ObjectGraph& graph, Value value, std::size_t max_chars = 160,
                        const NodeNames* names = nullptr);
-// A Python string literal for `text`, truncated to `max_chars` characters of content.
+// A Python string literal for `text`, truncated to `max_chars` characters of content (never inside one).
 std::string quote_text(std::string_view text, std::size_t max_chars, bool is_bytes = false);
+
+// `text` itself when it has at most `max_bytes` bytes; otherwise its first part, cut on a character boundary,
+// and how long it was: names built to be huge stay readable in a finding.
+std::string shorten_name(std::string_view text, std::size_t max_bytes);
+
+// The longest prefix of `text` with at most `max_bytes` bytes that does not end inside a UTF-8 sequence.
+std::size_t utf8_prefix_length(std::string_view text, std::size_t max_bytes);
 
 }  // namespace picklewall::detail

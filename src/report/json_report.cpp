@@ -15,7 +15,7 @@ std::string dump(const nlohmann::ordered_json& document) {
 
 std::string render_json(const std::vector<FileReport>& reports) {
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
-  std::size_t counts[4] = {};
+  std::size_t counts[5] = {};
   for (const FileReport& report : reports) {
     nlohmann::ordered_json findings = nlohmann::ordered_json::array();
     for (const Finding& finding : report.findings) {
@@ -44,7 +44,8 @@ std::string render_json(const std::vector<FileReport>& reports) {
         {"safe", counts[static_cast<int>(Verdict::safe)]},
         {"suspicious", counts[static_cast<int>(Verdict::suspicious)]},
         {"malicious", counts[static_cast<int>(Verdict::malicious)]},
-        {"error", counts[static_cast<int>(Verdict::error)]}}},
+        {"error", counts[static_cast<int>(Verdict::error)]},
+        {"not-a-model", counts[static_cast<int>(Verdict::not_a_model)]}}},
   };
   return dump(document);
 }

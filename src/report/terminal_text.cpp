@@ -4,6 +4,7 @@ namespace picklewall::detail {
 
 const char* color_of(Verdict verdict) {
   switch (verdict) {
+    case Verdict::not_a_model: return "\x1b[2m";
     case Verdict::safe: return "\x1b[32m";
     case Verdict::suspicious: return "\x1b[33m";
     case Verdict::malicious: return "\x1b[1;31m";

@@ -6,12 +6,16 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
 
+#include "isolation/worker_protocol.hpp"
 #include "picklewall/sandbox.hpp"
 
 namespace picklewall {
@@ -72,10 +76,39 @@ void write_all(const char* text) {
   }
 }
 
+// A worker's connection to its supervisor: the handler tells it which call was stopped, so the file's report
+// can name it. -1: only stderr is told.
+int violation_channel = -1;
+
+// The frame a worker's Channel would send for {"sandbox": name}, written by hand because the handler may not
+// allocate: u32 length, a flag byte, then CBOR (a one-pair map, the key, the name as a text string).
+void tell_supervisor(const char* name) {
+  if (violation_channel < 0) return;
+  unsigned char frame[64];
+  const std::size_t name_length = std::min<std::size_t>(std::strlen(name), 23);
+  const std::size_t payload = 1 + 8 + 1 + name_length;
+  frame[0] = static_cast<unsigned char>(payload);
+  frame[1] = frame[2] = frame[3] = 0;
+  frame[4] = 0;
+  frame[5] = 0xA1;
+  frame[6] = 0x67;
+  std::memcpy(frame + 7, "sandbox", 7);
+  frame[14] = static_cast<unsigned char>(0x60 | name_length);
+  std::memcpy(frame + 15, name, name_length);
+  const std::size_t total = 5 + payload;
+  std::size_t sent = 0;
+  while (sent < total) {
+    const ssize_t n = ::send(violation_channel, frame + sent, total - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
 void on_forbidden_call(int, siginfo_t* info, void*) {
   const char* name = "a system call";
   for (const auto& call : trapped_calls)
     if (call.number == info->si_syscall) name = call.name;
+  tell_supervisor(name);
   write_all("picklewall: sandbox: stopped a forbidden system call (");
   write_all(name);
   write_all("); the process is abandoned and its report is not to be trusted\n");
@@ -154,6 +187,10 @@ void build_rules(Filter& filter) {
 }
 
 }  // namespace
+
+namespace detail {
+void report_sandbox_violations_to(int channel) { violation_channel = channel; }
+}  // namespace detail
 
 Status enter_sandbox() {
   struct sigaction action {};

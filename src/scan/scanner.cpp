@@ -50,9 +50,7 @@ class FileScan {
   FileScan(const ScanOptions& options, const Policy& policy, const Scanner::PickleVisitor* visitor,
            std::span<const std::uint8_t> mapped)
       : options_(options), policy_(policy), visitor_(visitor), mapped_(mapped),
-        deadline_(std::chrono::steady_clock::now() +
-                  std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(options.limits.max_seconds_per_file))) {}
+        budget_(options.limits, options.cancel) {}
 
   std::string run(std::span<const std::uint8_t> bytes, std::vector<Finding>& findings,
                   std::vector<std::string>& globals) {
@@ -61,6 +59,11 @@ class FileScan {
     queue_.push_back(WorkItem{bytes, {}, 0, false});
     std::string root_format;
     while (!queue_.empty()) {
+      if (budget_.expired()) {
+        add("limit.max_seconds_per_file", Severity::suspicious, queue_.front().member, 0,
+            std::to_string(queue_.size()) + " member(s) or stream(s) were not scanned: the file's time budget ran out");
+        break;
+      }
       WorkItem item = std::move(queue_.front());
       queue_.pop_front();
       std::string format = process(item);
@@ -68,6 +71,10 @@ class FileScan {
     }
     return root_format;
   }
+
+  // Whether anything in the file was a model format (a pickle, tensors, a model graph): a file that is only
+  // text, or an archive of text, is "not a model file" rather than safe.
+  bool holds_model_content() const { return model_content_; }
 
  private:
   void add(const char* rule, Severity severity, const std::string& member, std::uint64_t offset, std::string message) {
@@ -81,6 +88,39 @@ class FileScan {
 
   std::string process(const WorkItem& item) {
     const ContentKind kind = detail::sniff(item.bytes);
+    std::string format = process_as(item, kind);
+    if (!item.tensor_record) read_as_plain_pickle(item, kind, format);
+    if (!is_container_or_text(format)) model_content_ = true;
+    return format;
+  }
+
+  static bool is_container_or_text(std::string_view format) {
+    for (std::string_view name : {"unknown", "empty", "zip", "tar", "7z", "gzip", "bzip2", "xz", "lzma", "zstd",
+                                  "lz4", "zlib"})
+      if (format == name) return true;
+    return false;
+  }
+
+  // pickle.loads ignores magic numbers, and so do joblib.load, numpy.load(allow_pickle=True) and torch.load on
+  // a file that is not a zip: any bytes they would unpickle are a pickle, whatever else they are. A file of
+  // another format whose bytes from the start also run as a pickle that imports something is a polyglot, and
+  // that reading is judged too (the worst reading wins). Those loaders have no persistent_load, so a
+  // persistent id ends the reading there, as it ends theirs.
+  void read_as_plain_pickle(const WorkItem& item, ContentKind kind, const std::string& format) {
+    if (kind == ContentKind::pickle_with_proto || kind == ContentKind::other || kind == ContentKind::empty) return;
+    detail::MachineOptions options = machine_options(item);
+    options.persistent_load_fails = true;
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 0, options);
+    const bool live = std::any_of(stream.pickles.begin(), stream.pickles.end(),
+                                  [](const detail::PickleProgram& program) { return detail::imports_a_module(program); });
+    if (!live) return;
+    add("polyglot.pickle", Severity::suspicious, item.member, 0,
+        "this " + format + " file is also a pickle: pickle.loads, joblib.load, numpy.load(allow_pickle=True) and "
+        "torch.load of a non-zip file ignore the format's magic bytes and run it; that reading is judged below");
+    analyze(stream, item.bytes, (item.member.empty() ? "" : item.member + " ") + "[read as a pickle]", {});
+  }
+
+  std::string process_as(const WorkItem& item, ContentKind kind) {
     if (item.member.empty() && kind != ContentKind::zip) check_zip_polyglot(item.bytes);
     if (!item.tensor_record && could_be_safetensors_length(kind) && detail::looks_like_safetensors(item.bytes)) {
       if (auto check = detail::check_safetensors(item.bytes); check.valid) return scan_safetensors_lookalike(item, kind, check);
@@ -91,7 +131,7 @@ class FileScan {
       if (file_mapped(item.bytes) && ++records_sniffed_ % 4 == 0) detail::release_mapped_pages(mapped_);
       // Storage records are raw tensor bytes that torch never unpickles. Only a complete pickle is worth a word.
       if (kind != ContentKind::pickle_with_proto) return "tensor-data";
-      auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 1);
+      auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 1);
       if (stream.pickles.empty() || !stream.pickles.front().stopped) return "tensor-data";
       add("zip.pickle-in-tensor-record", Severity::suspicious, item.member, 0,
           "a tensor storage record holds a complete pickle; torch does not load it, but nothing legitimate puts one here");
@@ -111,7 +151,7 @@ class FileScan {
         return scan_zip(item);
       case ContentKind::other: {
         // Protocol 0/1 pickles have no magic: try, and call it a pickle only on evidence.
-        auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, machine_options(item));
+        auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 0, machine_options(item));
         if (!stream.pickles.empty() && detail::looks_like_pickle(stream.pickles.front(), item.bytes)) {
           analyze(stream, item.bytes, item.member, {});
           return "pickle";
@@ -189,7 +229,7 @@ class FileScan {
     report_safetensors(item, check);
     constexpr std::uint64_t length_field = 8;
     if (kind == ContentKind::pickle_with_proto) {
-      auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 1);
+      auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 1);
       const auto& first = stream.pickles.front();
       const std::uint64_t reached = first.stopped ? first.end : (first.failure ? first.failure->offset : 0);
       if (reached <= length_field) return "safetensors";
@@ -201,8 +241,8 @@ class FileScan {
     }
     Limits limits;
     if (!decompression_budget(item.member, limits)) return "safetensors";
-    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, limits)
-                                              : detail::decompress_stream(item.bytes, limits);
+    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, limits, budget_)
+                                              : detail::decompress_stream(item.bytes, limits, budget_);
     if (!contents || !contents.value().error.empty() || contents.value().members.empty() ||
         contents.value().members.front().data.empty())
       return "safetensors";
@@ -217,8 +257,8 @@ class FileScan {
                const detail::StreamExpectations& expected, bool joblib_arrays = false) {
     if (visitor_ != nullptr && *visitor_ && !stream.pickles.empty())
       (*visitor_)(PickleStreamView{member, bytes, stream.pickles.front().start, stream.pickles.size(), joblib_arrays});
-    detail::analyze_stream(stream, {policy_, options_.limits, deadline_, options_.strict}, member, expected,
-                           *findings_);
+    detail::analyze_stream(stream, {policy_, options_.limits, budget_, options_.strict, &judgements_}, member,
+                           expected, *findings_);
     detail::list_globals(stream, *globals_);
   }
 
@@ -231,7 +271,7 @@ class FileScan {
   }
 
   std::string scan_pickle(const WorkItem& item, const detail::StreamExpectations& expected) {
-    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, machine_options(item));
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 0, machine_options(item));
     // A joblib file reads as a pickle up to its first raw array; seeing the wrapper class, read it again the
     // way joblib.load does. (Searching the bytes for the name instead would touch every page of a big file.)
     if (names_joblib_wrapper(stream)) return scan_joblib(item);
@@ -242,7 +282,7 @@ class FileScan {
   // Five pickles (magic, protocol, system info, the object, storage keys), then the raw storage section.
   std::string scan_legacy_torch(const WorkItem& item) {
     const detail::MachineOptions options{detail::GraphDetail::full, false};
-    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 5, options);
+    auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 5, options);
     analyze(stream, item.bytes, item.member, detail::StreamExpectations{5, true});
     const auto storages = detail::check_legacy_storages(item.bytes, stream);
     if (!storages.valid)
@@ -254,7 +294,7 @@ class FileScan {
   std::string scan_joblib(const WorkItem& item) {
     // Full graph: the wrapper's BUILD state says how many raw array bytes follow it in the stream.
     const detail::MachineOptions options = machine_options(item, detail::GraphDetail::full, true);
-    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, deadline_, 0, options), item.bytes,
+    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 0, options), item.bytes,
             item.member, {}, true);
     return "joblib";
   }
@@ -269,7 +309,7 @@ class FileScan {
     if (!header.value().has_object_dtype) return "numpy";
     // numpy.load(allow_pickle=True) unpickles everything after the header.
     const std::uint64_t offset = header.value().data_offset;
-    auto stream = detail::read_pickle_stream(item.bytes, offset, options_.limits, deadline_);
+    auto stream = detail::read_pickle_stream(item.bytes, offset, options_.limits, budget_);
     add("numpy.object-array", Severity::info, item.member, offset,
         "object array: its data is a pickle that numpy.load(allow_pickle=True) runs; it was scanned");
     analyze(stream, item.bytes, item.member, {});
@@ -302,7 +342,7 @@ class FileScan {
       if (hit == nullptr) break;
       at = static_cast<std::size_t>(static_cast<const std::uint8_t*>(hit) - bytes.data());
       if (bytes[at + 1] < 2 || bytes[at + 1] > 5) continue;
-      auto program = detail::run_pickle(bytes, at, limits, deadline_);
+      auto program = detail::run_pickle(bytes, at, limits, budget_);
       if (program.graph.global_count() == 0) continue;
       ++found;
       const std::string member = (item.member.empty() ? "" : item.member + " ") + "<pickle at " + std::to_string(at) + ">";
@@ -321,7 +361,7 @@ class FileScan {
     if (layout.byteorder == nullptr) return;
     const std::string prefix = item.member.empty() ? "" : item.member + "/";
     std::vector<std::uint8_t> storage;
-    auto data = detail::read_zip_entry(item.bytes, *layout.byteorder, options_.limits, storage);
+    auto data = detail::read_zip_entry(item.bytes, *layout.byteorder, options_.limits, budget_, storage);
     if (!data) return;
     const std::string_view order(reinterpret_cast<const char*>(data.value().data()), data.value().size());
     if (order == "big")
@@ -351,13 +391,10 @@ class FileScan {
       return false;
     }
     limits.max_decompressed_bytes = std::min(limits.max_decompressed_bytes, left);
-    // And what is left of the file's time: decompressing is bounded by the clock too, not only by bytes.
-    limits.max_seconds_per_file =
-        std::chrono::duration<double>(deadline_ - std::chrono::steady_clock::now()).count();
     return true;
   }
 
-  bool out_of_time() const { return std::chrono::steady_clock::now() >= deadline_; }
+  bool out_of_time() const { return budget_.expired(); }
 
   bool nesting_allowed(const WorkItem& item) {
     if (item.depth < options_.limits.max_archive_depth) return true;
@@ -398,8 +435,8 @@ class FileScan {
     const std::string format(detail::to_string(kind));
     Limits limits;
     if (!nesting_allowed(item) || !decompression_budget(item.member, limits)) return format;
-    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, limits)
-                                              : detail::decompress_stream(item.bytes, limits);
+    auto contents = kind == ContentKind::zlib ? detail::decompress_zlib(item.bytes, limits, budget_)
+                                              : detail::decompress_stream(item.bytes, limits, budget_);
     if (!contents) {
       add("archive.corrupt", Severity::suspicious, item.member, 0,
           "starts like " + format + " data but cannot be decompressed: " + contents.error().message);
@@ -413,7 +450,7 @@ class FileScan {
     const std::string format(detail::to_string(kind));
     Limits limits;
     if (!nesting_allowed(item) || !decompression_budget(item.member, limits)) return format;
-    auto contents = detail::read_archive(item.bytes, limits);
+    auto contents = detail::read_archive(item.bytes, limits, budget_);
     if (!contents) {
       add("archive.corrupt", Severity::suspicious, item.member, 0,
           "starts like a " + format + " archive but cannot be read: " + contents.error().message);
@@ -432,7 +469,7 @@ class FileScan {
   std::string scan_zip(const WorkItem& item) {
     const std::string prefix = item.member.empty() ? "" : item.member + "/";
     if (!nesting_allowed(item)) return "zip";
-    auto archive = detail::read_zip(item.bytes, options_.limits, prefix, *findings_, file_mapped(item.bytes));
+    auto archive = detail::read_zip(item.bytes, options_.limits, budget_, prefix, *findings_, file_mapped(item.bytes));
     if (!archive) {
       add("zip.malformed", Severity::suspicious, item.member, 0,
           "starts like a zip archive but cannot be read as one: " + archive.error().message);
@@ -452,7 +489,7 @@ class FileScan {
     if (keras) {
       format = "keras";
       std::vector<std::uint8_t> storage;
-      auto config = detail::read_zip_entry(item.bytes, *keras_config, options_.limits, storage);
+      auto config = detail::read_zip_entry(item.bytes, *keras_config, options_.limits, budget_, storage);
       if (config && detail::keras_config_has_lambda(std::string_view(
                         reinterpret_cast<const char*>(config.value().data()), config.value().size())))
         add_keras_lambda(prefix + "config.json");
@@ -477,7 +514,8 @@ class FileScan {
       Limits limits;
       if (entry.method != 0 && !decompression_budget(prefix + entry.name, limits)) continue;
       owned_.emplace_back();
-      auto data = detail::read_zip_entry(item.bytes, entry, entry.method != 0 ? limits : options_.limits, owned_.back());
+      auto data = detail::read_zip_entry(item.bytes, entry, entry.method != 0 ? limits : options_.limits, budget_,
+                                           owned_.back());
       // Inflating costs the budget whether or not it succeeded; a failed member's buffer is freed at once.
       decompressed_total_ += entry.method != 0 ? owned_.back().size() : 0;
       if (!data) {
@@ -505,14 +543,30 @@ class FileScan {
   const Scanner::PickleVisitor* visitor_;
   std::span<const std::uint8_t> mapped_;  // the file's mapping, when scanning a file (empty for scan_bytes)
   std::uint64_t records_sniffed_ = 0;
-  std::chrono::steady_clock::time_point deadline_;
+  detail::Budget budget_;
+  detail::JudgementMemo judgements_;  // one judgement per name and use for the whole file
   std::vector<Finding>* findings_ = nullptr;
   std::vector<std::string>* globals_ = nullptr;
   std::deque<WorkItem> queue_;
   std::deque<std::vector<std::uint8_t>> owned_;  // inflated members; a deque keeps spans into them valid
   std::uint64_t decompressed_total_ = 0;          // bytes inflated so far for this file
   bool total_budget_reported_ = false;
+  bool model_content_ = false;
 };
+
+// A file that changed while it was mapped was not read as one version: its report cannot be trusted to be
+// whole.
+void note_if_changed(const detail::MappedFile& file, FileReport& report) {
+  if (!file.changed()) return;
+  report.findings.insert(report.findings.begin(),
+                         Finding{"io.file-changed", Severity::suspicious,
+                                 "the file changed while it was scanned (another process truncated or rewrote it): "
+                                 "what was read is not one version of the file, so it was not analysed as a whole; "
+                                 "scan it again once it is complete",
+                                 {}, std::nullopt, {}});
+  // Whatever malicious was seen is real; anything less proves nothing about a file that was not read whole.
+  if (report.verdict != Verdict::malicious) report.verdict = Verdict::error;
+}
 
 void order_findings(std::vector<Finding>& findings) {
   std::stable_sort(findings.begin(), findings.end(), [](const Finding& a, const Finding& b) {
@@ -549,6 +603,8 @@ FileReport Scanner::scan_content(std::span<const std::uint8_t> bytes, const std:
   report.globals.erase(std::unique(report.globals.begin(), report.globals.end()), report.globals.end());
   order_findings(report.findings);
   report.verdict = verdict_of(report.findings);
+  // "safe" means analysed as a model and found to be data; a text file is neither.
+  if (report.verdict == Verdict::safe && !scan.holds_model_content()) report.verdict = Verdict::not_a_model;
   return report;
 }
 
@@ -566,16 +622,31 @@ FileReport Scanner::scan_mapped(const std::string& path, std::optional<std::stri
                                 const PickleVisitor* visit) const {
   auto file = detail::MappedFile::open(path);
   if (!file) return unreadable_report(path, file.error().message);
-  if (!sha256) sha256 = detail::sha256_file_hex(path);
-  return scan_content(file.value().bytes(), path, std::move(*sha256), visit, true);
+  return scan_open_file(file.value(), path, std::move(sha256), visit);
 }
 
-FileReport unreadable_report(const std::string& path, const std::string& message) {
+FileReport Scanner::scan_descriptor(int fd, const std::string& display_name, std::optional<std::string> sha256,
+                                    const PickleVisitor* visit) const {
+  auto file = detail::MappedFile::from_descriptor(fd, display_name);
+  if (!file) return unreadable_report(display_name, file.error().message);
+  return scan_open_file(file.value(), display_name, std::move(sha256), visit);
+}
+
+FileReport Scanner::scan_open_file(const detail::MappedFile& file, const std::string& display_name,
+                                   std::optional<std::string> sha256, const PickleVisitor* visit) const {
+  if (!sha256) sha256 = options_.hash_files ? detail::sha256_fd_hex(file.descriptor()) : std::string();
+  FileReport report = scan_content(file.bytes(), display_name, std::move(*sha256), visit, true);
+  note_if_changed(file, report);
+  return report;
+}
+
+
+FileReport unreadable_report(const std::string& path, const std::string& message, const std::string& rule) {
   FileReport report;
   report.path = path;
   report.format = "unreadable";
   report.verdict = Verdict::error;
-  report.findings.push_back(Finding{"io.error", Severity::suspicious, message, {}, std::nullopt, {}});
+  report.findings.push_back(Finding{rule, Severity::suspicious, message, {}, std::nullopt, {}});
   return report;
 }
 
@@ -583,7 +654,8 @@ std::vector<FileReport> Scanner::scan_paths(const std::vector<std::string>& path
   std::vector<FileReport> reports;
   for (const auto& walked : detail::walk_paths(paths, options_.limits.max_files))
     reports.push_back(walked.error.empty() ? scan_file(walked.path)
-                                           : unreadable_report(walked.path, walked.path + ": " + walked.error));
+                                           : unreadable_report(walked.path, walked.path + ": " + walked.error,
+                                                               walked.limit ? "limit.max_files" : "io.error"));
   return reports;
 }
 

@@ -1,9 +1,16 @@
-// Preloaded into the picklewall command by tests/e2e/test_sandbox.py (LD_PRELOAD) to stand in for an attacker
-// who has taken over the process: when the process exits, after the scan, it makes the forbidden call named by
-// PICKLEWALL_PROBE_CALL. Sandboxed, the call must be stopped and reported; with --no-sandbox it must succeed,
-// which proves the probe really makes it. The only effect is a marker file in the test's temporary folder.
+// Preloaded into the picklewall command by the sandbox and isolation tests (LD_PRELOAD) to stand in for an
+// attacker who has taken over the process that parses a hostile file, or for a parser bug that kills it: when a
+// process maps the file named by PICKLEWALL_PROBE_TARGET (as the scanner maps every input it reads), it first
+// does what PICKLEWALL_PROBE_CALL names. A forbidden call (exec, write, connect) in a sandboxed worker must be
+// stopped and the file reported; with --no-sandbox it must succeed, which proves the probe really makes it. A
+// crash (segv, abort, bus, kill, hang) must cost only that file. The only effect is a marker file in the
+// test's temporary folder.
+#include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,30 +20,48 @@
 
 namespace {
 
-// True when this process runs under a seccomp filter (/proc/self/status: "Seccomp: 2").
-bool filtered() {
-  const int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buffer[8192];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
-  ::close(fd);
+// The file `fd` is open on ends with the target's name.
+bool maps_the_target(int fd) {
+  const char* target = std::getenv("PICKLEWALL_PROBE_TARGET");
+  if (target == nullptr || fd < 0) return false;
+  char link[64], path[PATH_MAX];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  const ssize_t n = ::readlink(link, path, sizeof path - 1);
   if (n <= 0) return false;
-  buffer[n] = '\0';
-  return std::strstr(buffer, "\nSeccomp:\t2") != nullptr;
+  path[n] = '\0';
+  const std::size_t length = std::strlen(target);
+  return static_cast<std::size_t>(n) >= length && std::strcmp(path + n - length, target) == 0;
 }
 
 void make_the_call() {
   const char* call = std::getenv("PICKLEWALL_PROBE_CALL");
   const char* marker = std::getenv("PICKLEWALL_PROBE_MARKER");
   if (call == nullptr || marker == nullptr) return;
-  // With --output the scan runs in a sandboxed child and the parent, which reads no input, only renames the
-  // report: an attacker could only ever be in the child, so the probe can be told to stand in there only.
-  if (std::getenv("PICKLEWALL_PROBE_ONLY_SANDBOXED") != nullptr && !filtered()) return;
   const std::string which = call;
-  if (which == "exec") {
+  if (which == "segv") {
+    ::raise(SIGSEGV);
+  } else if (which == "abort") {
+    ::abort();
+  } else if (which == "kill") {
+    ::raise(SIGKILL);  // as the kernel's OOM killer ends a process
+  } else if (which == "hang") {
+    while (true) ::pause();
+  } else if (which == "bus") {
+    // A real bus error: a page of a mapping whose file has shrunk (not one of the scanner's own mappings,
+    // whose reads survive it): the process dies of SIGBUS.
+    // (A memfd: a sandboxed worker may not create files.)
+    const int fd = ::memfd_create("picklewall-probe", 0);
+    if (fd >= 0 && ::ftruncate(fd, 8192) == 0) {
+      using Mmap = void* (*)(void*, size_t, int, int, int, off_t);
+      static const Mmap real = reinterpret_cast<Mmap>(::dlsym(RTLD_NEXT, "mmap"));
+      auto* page = static_cast<volatile char*>(real(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0));
+      if (page != MAP_FAILED && ::ftruncate(fd, 0) == 0) (void)page[4096];
+    }
+  } else if (which == "exec") {
     const std::string command = std::string("touch '") + marker + "'";
     const char* argv[] = {"/bin/sh", "-c", command.c_str(), nullptr};
     const char* no_environment[] = {nullptr};  // the shell must not preload this probe again
+    // The process becomes the shell (as a taken-over process would): without the sandbox the scan never ends.
     ::execve("/bin/sh", const_cast<char**>(argv), const_cast<char**>(no_environment));
   } else if (which == "write") {
     const int fd = ::open(marker, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -55,8 +80,15 @@ void make_the_call() {
   }
 }
 
-struct ProbeAtExit {
-  ~ProbeAtExit() { make_the_call(); }
-} probe_at_exit;
-
 }  // namespace
+
+extern "C" void* mmap(void* address, size_t length, int protection, int flags, int fd, off_t offset) {
+  using Mmap = void* (*)(void*, size_t, int, int, int, off_t);
+  static const Mmap real = reinterpret_cast<Mmap>(::dlsym(RTLD_NEXT, "mmap"));
+  if (protection == PROT_READ && (flags & MAP_PRIVATE) && maps_the_target(fd)) make_the_call();
+  return real(address, length, protection, flags, fd, offset);
+}
+
+extern "C" void* mmap64(void* address, size_t length, int protection, int flags, int fd, off_t offset) {
+  return mmap(address, length, protection, flags, fd, offset);
+}

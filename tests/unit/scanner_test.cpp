@@ -49,16 +49,17 @@ TEST(Scanner, TrailingBytesAndExtraStackItems) {
   EXPECT_TRUE(has_rule(scan("\x80\x02K\x01K\x02."s), "structure.extra-stack-items"));
 }
 
-TEST(Scanner, TextIsUnknownAndSafe) {
+// "safe" means analysed as a model and shown to be data: a text file is said to be no model at all.
+TEST(Scanner, TextIsNotAModelRatherThanSafe) {
   auto report = scan("hello world, this is a readme\n");
   EXPECT_EQ(report.format, "unknown");
-  EXPECT_EQ(report.verdict, Verdict::safe);
+  EXPECT_EQ(report.verdict, Verdict::not_a_model);
 }
 
-TEST(Scanner, EmptyFile) {
+TEST(Scanner, EmptyFileIsNotAModel) {
   auto report = scan("");
   EXPECT_EQ(report.format, "empty");
-  EXPECT_EQ(report.verdict, Verdict::safe);
+  EXPECT_EQ(report.verdict, Verdict::not_a_model);
 }
 
 TEST(Scanner, MissingFileIsAnError) {

@@ -170,7 +170,7 @@ TEST(Machine, OpcodeBudget) {
 
 TEST(Stream, SeveralPicklesAndTrailingBytes) {
   const std::string data = "K\x01.K\x02.garbage";
-  auto stream = read_pickle_stream(test::bytes_of(data), 0, Limits{}, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  auto stream = read_pickle_stream(test::bytes_of(data), 0, Limits{}, detail::Budget(std::chrono::steady_clock::now() + std::chrono::seconds(5)));
   EXPECT_EQ(stream.pickles.size(), 2u);
   EXPECT_EQ(stream.trailing_bytes, 7u);
 }
@@ -182,7 +182,7 @@ static_assert(!std::is_copy_constructible_v<detail::ObjectGraph>);
 TEST(Stream, DecodedTextOfEarlyPicklesSurvivesTheStreamGrowing) {
   std::string data;
   for (int i = 0; i < 40; ++i) data += "S'tab\\there " + std::to_string(i) + "'\n.";  // an escape: a decoded copy
-  auto stream = read_pickle_stream(test::bytes_of(data), 0, Limits{}, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  auto stream = read_pickle_stream(test::bytes_of(data), 0, Limits{}, detail::Budget(std::chrono::steady_clock::now() + std::chrono::seconds(5)));
   ASSERT_EQ(stream.pickles.size(), 40u);
   for (int i = 0; i < 40; ++i) {
     const auto& program = stream.pickles[static_cast<std::size_t>(i)];

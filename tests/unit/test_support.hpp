@@ -22,8 +22,14 @@ inline std::span<const std::uint8_t> bytes_of(const std::string& text) {
 // input alive until the test binary exits.
 inline detail::PickleProgram run(const std::string& pickle, const Limits& limits = {}) {
   static std::deque<std::string> inputs;
-  return detail::run_pickle(bytes_of(inputs.emplace_back(pickle)), 0, limits,
-                            std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  const detail::Budget budget(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+  return detail::run_pickle(bytes_of(inputs.emplace_back(pickle)), 0, limits, budget);
+}
+
+// A budget no unit test reaches.
+inline const detail::Budget& no_time_limit() {
+  static const detail::Budget budget(std::chrono::steady_clock::time_point::max());
+  return budget;
 }
 
 inline std::vector<std::string> globals_of(const detail::PickleProgram& program) {

@@ -51,11 +51,11 @@ std::vector<std::string> rules(const std::vector<Finding>& findings) {
 TEST(Zip, ReadsStoredMembersByTheCentralDirectory) {
   const std::string zip = make_zip({{"archive/data.pkl", "K\x01."}, {"archive/version", "3\n"}});
   std::vector<Finding> findings;
-  auto archive = read_zip(test::bytes_of(zip), Limits{}, "", findings);
+  auto archive = read_zip(test::bytes_of(zip), Limits{}, test::no_time_limit(), "", findings);
   ASSERT_TRUE(archive.ok()) << archive.error().message;
   ASSERT_EQ(archive.value().entries.size(), 2u);
   std::vector<std::uint8_t> storage;
-  auto data = read_zip_entry(test::bytes_of(zip), archive.value().entries[0], Limits{}, storage);
+  auto data = read_zip_entry(test::bytes_of(zip), archive.value().entries[0], Limits{}, test::no_time_limit(), storage);
   ASSERT_TRUE(data.ok());
   EXPECT_EQ(std::string(data.value().begin(), data.value().end()), "K\x01.");
   EXPECT_TRUE(zip_crc_matches(archive.value().entries[0], data.value()));
@@ -70,14 +70,14 @@ TEST(Zip, ReportsEveryAnomaly) {
                                     {"a/z", "4", "", 0, true}},
                                    "TRAILING");
   std::vector<Finding> findings;
-  auto archive = read_zip(test::bytes_of(zip), Limits{}, "", findings);
+  auto archive = read_zip(test::bytes_of(zip), Limits{}, test::no_time_limit(), "", findings);
   ASSERT_TRUE(archive.ok());
   auto found = rules(findings);
   for (const char* rule : {"zip.name-mismatch", "zip.encrypted-flag", "zip.unusual-flags", "zip.duplicate-name",
                            "zip.data-after-end"})
     EXPECT_NE(std::find(found.begin(), found.end(), rule), found.end()) << rule;
   std::vector<std::uint8_t> storage;
-  auto data = read_zip_entry(test::bytes_of(zip), archive.value().entries[4], Limits{}, storage);
+  auto data = read_zip_entry(test::bytes_of(zip), archive.value().entries[4], Limits{}, test::no_time_limit(), storage);
   ASSERT_TRUE(data.ok());
   EXPECT_FALSE(zip_crc_matches(archive.value().entries[4], data.value()));
 }
@@ -86,15 +86,15 @@ TEST(Zip, TruncatedAndGarbageAreErrorsNotCrashes) {
   const std::string zip = make_zip({{"a/data.pkl", "N."}});
   for (std::size_t cut = 0; cut < zip.size(); ++cut) {
     std::vector<Finding> findings;
-    auto archive = read_zip(test::bytes_of(zip.substr(0, cut)), Limits{}, "", findings);
+    auto archive = read_zip(test::bytes_of(zip.substr(0, cut)), Limits{}, test::no_time_limit(), "", findings);
     if (archive.ok())
       for (const auto& entry : archive.value().entries) {
         std::vector<std::uint8_t> storage;
-        (void)read_zip_entry(test::bytes_of(zip.substr(0, cut)), entry, Limits{}, storage);
+        (void)read_zip_entry(test::bytes_of(zip.substr(0, cut)), entry, Limits{}, test::no_time_limit(), storage);
       }
   }
   std::vector<Finding> findings;
-  EXPECT_FALSE(read_zip(test::bytes_of("PK\x05\x06garbage"), Limits{}, "", findings).ok());
+  EXPECT_FALSE(read_zip(test::bytes_of("PK\x05\x06garbage"), Limits{}, test::no_time_limit(), "", findings).ok());
 }
 
 TEST(Zip, DeflateBombStopsAtTheLimit) {
@@ -120,7 +120,7 @@ TEST(Zip, DeflateBombStopsAtTheLimit) {
   Limits limits;
   limits.max_decompressed_bytes = 1 << 20;
   std::vector<std::uint8_t> storage;
-  auto data = read_zip_entry(test::bytes_of(compressed), entry, limits, storage);
+  auto data = read_zip_entry(test::bytes_of(compressed), entry, limits, test::no_time_limit(), storage);
   ASSERT_FALSE(data.ok());
   EXPECT_EQ(data.error().code, ErrorCode::limit_exceeded);
   EXPECT_LE(storage.capacity(), static_cast<std::size_t>(2 << 20));
