@@ -23,17 +23,13 @@ inline Limits fuzz_limits() {
   return limits;
 }
 
-inline std::chrono::steady_clock::time_point fuzz_deadline(const Limits& limits) {
-  return std::chrono::steady_clock::now() +
-         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-             std::chrono::duration<double>(limits.max_seconds_per_file));
-}
+inline detail::Budget fuzz_budget(const Limits& limits) { return detail::Budget(limits); }
 
 // Up to `max_pickles` pickles from the input under the fuzzing limits, with the full object graph kept.
 inline detail::PickleStream fuzz_stream(std::span<const std::uint8_t> input, std::uint64_t max_pickles,
                                         bool joblib_arrays = false) {
   const Limits limits = fuzz_limits();
-  return detail::read_pickle_stream(input, 0, limits, fuzz_deadline(limits), max_pickles,
+  return detail::read_pickle_stream(input, 0, limits, fuzz_budget(limits), max_pickles,
                                     detail::MachineOptions{detail::GraphDetail::full, joblib_arrays});
 }
 

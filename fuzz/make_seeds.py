@@ -232,10 +232,64 @@ def gguf_seeds() -> None:
             write(folder, f"{name}.gguf", path.read_bytes())
 
 
+def cbor(value) -> bytes:
+    """CBOR (RFC 8949) of the few types the worker protocol uses: what nlohmann::json::to_cbor writes."""
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        for extra, width in ((24, 1), (25, 2), (26, 4), (27, 8)):
+            if length < 1 << (8 * width):
+                return bytes([major << 5 | extra]) + length.to_bytes(width, "big")
+        raise ValueError(length)
+    if value is None:
+        return b"\xf6"
+    if value is True or value is False:
+        return b"\xf5" if value else b"\xf4"
+    if isinstance(value, int):
+        return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, bytes):
+        return head(2, len(value)) + value
+    if isinstance(value, str):
+        data = value.encode()
+        return head(3, len(data)) + data
+    if isinstance(value, list):
+        return head(4, len(value)) + b"".join(cbor(item) for item in value)
+    if isinstance(value, dict):
+        return head(5, len(value)) + b"".join(cbor(key) + cbor(item) for key, item in value.items())
+    raise TypeError(type(value))
+
+
+def frame(message, descriptor: bool = False) -> bytes:
+    payload = cbor(message)
+    return len(payload).to_bytes(4, "little") + bytes([1 if descriptor else 0]) + payload
+
+
+def channel_seeds() -> None:
+    """Frames a worker sends its supervisor, as the worker protocol (src/isolation/worker_protocol.hpp) has them."""
+    folder = target("channel")
+    finding = [b"global.dangerous", "malicious", b"builtins.exec is called", b"archive/data.pkl", 116,
+               b"builtins.exec"]
+    report = {"path": b"model.pt", "format": b"pytorch-zip", "verdict": "malicious", "sha256": "0" * 64,
+              "size": 1234, "findings": [finding, [b"limit.max_name_parts", "suspicious", b"\xe9", b"", None, b""]],
+              "globals": [b"builtins.exec", b"torch._utils._rebuild_tensor_v2"]}
+    write(folder, "report", frame({"report": report}))
+    write(folder, "hash", frame({"sha256": "ab" * 32}))
+    write(folder, "error", frame({"error": {"code": "limit_exceeded", "message": b"out of memory"}}))
+    write(folder, "sandbox", frame({"sandbox": "execve"}))
+    write(folder, "create", frame({"create": b"model.safetensors"}))
+    conversion = {"input": b"in.bin", "output": b"model.safetensors", "scan": report,
+                  "tensors": [[b"w", "F32", [2, 3]]], "dropped": [[b"a", b"b"]], "skipped": [b"x: 1"],
+                  "bytes_written": 96, "verified": True}
+    write(folder, "result", frame({"result": {"conversions": [conversion], "copied": [b"config.json"],
+                                              "left_out": [b"training_args.bin: a pickle"]}}))
+    write(folder, "tensors", frame({"scan": report, "tensors": [[b"w", "F32", [2], 8, 0]], "skipped": []}, True))
+    write(folder, "two_frames", frame({"ok": True}) + frame({"report": report}))
+
+
 def main(only: list) -> None:
     writers = {"pickle": pickle_seeds, "joblib": joblib_seeds, "convert": convert_seeds, "zip": zip_seeds,
                "torch_legacy": torch_legacy_seeds, "npy": npy_seeds, "safetensors": safetensors_seeds,
-               "gguf": gguf_seeds}
+               "gguf": gguf_seeds, "channel": channel_seeds}
     for name, writer in writers.items():
         if not only or name in only:
             writer()

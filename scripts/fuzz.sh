@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(scan pickle joblib convert zip torch_legacy npy safetensors gguf)
+[ ${#targets[@]} -gt 0 ] || targets=(scan pickle joblib convert zip torch_legacy npy safetensors gguf channel)
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPICKLEWALL_LIBFUZZER=ON \
   -DPICKLEWALL_SANITIZE=ON -DPICKLEWALL_TESTS=OFF -DPICKLEWALL_BENCH=OFF -DPICKLEWALL_FUZZ_STANDALONE=OFF >/dev/null

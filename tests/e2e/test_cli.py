@@ -45,7 +45,7 @@ def test_json_contract(tmp_path):
     finding = evil["findings"][0]
     assert set(finding) >= {"rule", "severity", "message", "member", "offset", "symbol"}
     assert finding["symbol"] == "os.system" and finding["offset"] == 21  # the REDUCE that calls it
-    assert report["summary"] == {"files": 3, "safe": 1, "suspicious": 1, "malicious": 1, "error": 0}
+    assert report["summary"] == {"files": 3, "safe": 1, "suspicious": 1, "malicious": 1, "error": 0, "not-a-model": 0}
     # judged by content, not by extension
     assert report["files"][2]["format"] == "pickle"
 

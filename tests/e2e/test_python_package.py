@@ -458,3 +458,135 @@ def test_concurrent_scans_from_threads_agree(package, tmp_path):
         """)
     assert result == [["safe", "malicious", 2], 100]
     assert not marker.exists()
+
+
+# ---- fail closed: the caller's interpreter never parses a hostile byte ----------------------------------------
+
+def probe_environment_code(call: str, target: str, marker) -> str:
+    """Python that sets the crash probe (tests/sandbox_probe) into the environment the package's workers get."""
+    from pathlib import Path
+    from harness import picklewall_binary
+    library = Path(picklewall_binary()).resolve().parent / "tests" / "unit" / "libpicklewall_sandbox_probe.so"
+    return (f"import os\nos.environ.update(LD_PRELOAD={str(library)!r}, PICKLEWALL_PROBE_CALL={call!r}, "
+            f"PICKLEWALL_PROBE_TARGET={target!r}, PICKLEWALL_PROBE_MARKER={str(marker)!r})\n")
+
+
+def test_a_file_that_kills_its_parser_costs_only_its_report_and_never_the_interpreter(package, tmp_path):
+    """picklewall.scan, load and guard() parse in sandboxed worker processes: a parser that crashes (the probe
+    kills the worker as it maps crash.pkl) or is taken over (the probe's exec) is a report; the caller's
+    interpreter goes on."""
+    import pickle
+    (tmp_path / "crash.pkl").write_bytes(pickle.dumps([1, 2]))
+    (tmp_path / "fine.pkl").write_bytes(pickle.dumps([3, 4]))
+    marker = tmp_path / "marker"
+    for call, rule in (("segv", "scan.worker-crashed"), ("bus", "scan.worker-crashed"),
+                       ("exec", "scan.sandbox-violation")):
+        result = package.json(probe_environment_code(call, "crash.pkl", marker) + f"""
+import json, pathlib, picklewall
+report = picklewall.scan({str(tmp_path)!r})
+by_name = {{pathlib.Path(f.path).name: f for f in report.files}}
+crash = by_name["crash.pkl"]
+again = picklewall.scan({str(tmp_path / "fine.pkl")!r}).verdict.value  # the pool replaced its dead worker
+print(json.dumps([crash.verdict.value, crash.findings[0].rule, by_name["fine.pkl"].verdict.value, again]))
+""")
+        assert result[1] == rule and result[2] == result[3] == "safe", (call, result)
+        assert result[0] == ("malicious" if call == "exec" else "suspicious")
+        assert not marker.exists()
+
+
+def test_ctrl_c_stops_a_scan_within_a_second(package, tmp_path):
+    from fixtures import cost_inputs
+    slow = tmp_path / "slow.pkl"
+    slow.write_bytes(cost_inputs.distinct_globals(600_000))  # seconds of scanning, inside every limit
+    code = f"""
+import json, os, signal, threading, time, picklewall
+picklewall.scan(b"N.")  # a worker is up: what is measured is the stop, not the start
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+started = time.monotonic()
+for isolation in ("process",):
+    try:
+        picklewall.scan({str(slow)!r}, isolation=isolation)
+        outcome = "finished"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+stopped = time.monotonic()
+children = [line for line in open(f"/proc/{{os.getpid()}}/task/{{os.getpid()}}/children").read().split()]
+print(json.dumps([outcome, stopped - started, len(children)]))
+"""
+    outcome, seconds, children = package.json(code)
+    assert outcome == "interrupted" and seconds < 2.0, (outcome, seconds)  # 1 s to the signal, then at most 1 s
+    in_process = package.json(code.replace('("process",)', '("in-process",)'))
+    assert in_process[0] == "interrupted" and in_process[1] < 2.0, in_process
+
+
+def test_every_engine_failure_is_a_picklewall_error_and_every_string_decodes(package, tmp_path):
+    """Mutated inputs to picklewall.scan(bytes) once raised UnicodeDecodeError (messages cut inside a UTF-8
+    character): every string of every report is a str, and every failure a PicklewallError."""
+    result = package.json(f"""
+import json, random, picklewall
+random.seed(7)
+seeds = [b"\\x80\\x04\\x95" + bytes(8) + "\\u00e9\\u4e2d\\U0001f600".encode() * 40 + b"\\x94.",
+         b"\\x80\\x02X\\x10\\x00\\x00\\x00" + ("\\u00e9" * 8).encode() + b"q\\x00cos\\nsystem\\nq\\x01h\\x00\\x85R.",
+         b"PK\\x03\\x04" + "\\u00e9".encode() * 30, b"(V" + "\\u4e2d".encode() * 60 + b"\\ntR."]
+checked, failures, kinds = 0, 0, set()
+for round in range(4000):
+    data = bytearray(random.choice(seeds))
+    for _ in range(random.randint(1, 6)):
+        at = random.randrange(len(data))
+        data[at] = random.randrange(256)
+    try:
+        report = picklewall.scan(bytes(data), name="m\\xe9utant")
+        for file in report.files:
+            for finding in file.findings:
+                assert all(isinstance(v, str) for v in (finding.rule, finding.message, finding.member, finding.symbol))
+            assert isinstance(file.path, str) and isinstance(file.format, str)
+        report.to_json(); report.to_text()
+        checked += 1
+    except picklewall.PicklewallError as error:
+        failures += 1
+    except Exception as error:
+        kinds.add(type(error).__name__)
+print(json.dumps([checked, failures, sorted(kinds)]))
+""", timeout=900)
+    checked, failures, kinds = result
+    assert kinds == [] and checked + failures == 4000, result
+
+
+def test_the_guard_holds_every_unpickler_to_its_policy(package, tmp_path):
+    """pickle._loads, pickle._Unpickler, _pickle.loads, _pickle.Unpickler, a `from pickle import loads` taken
+    before the guard, cloudpickle and dill imported before it, and an Unpickler subclass defined before it all
+    ran a payload under guard(): the audit hook on pickle.find_class refuses what the policy does not allow,
+    whoever unpickles."""
+    marker = tmp_path / "payload-ran"
+    evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."
+    result = package.json(f"""
+import io, json, os, pickle, _pickle, collections
+from pickle import loads as taken_before
+import cloudpickle, dill
+class Earlier(pickle.Unpickler):
+    pass
+import picklewall
+EVIL = {evil!r}
+attempts = {{
+    "pickle.loads": lambda: pickle.loads(EVIL), "pickle._loads": lambda: pickle._loads(EVIL),
+    "pickle._Unpickler": lambda: pickle._Unpickler(io.BytesIO(EVIL)).load(),
+    "_pickle.loads": lambda: _pickle.loads(EVIL), "_pickle.Unpickler": lambda: _pickle.Unpickler(io.BytesIO(EVIL)).load(),
+    "taken before": lambda: taken_before(EVIL), "cloudpickle.loads": lambda: cloudpickle.loads(EVIL),
+    "dill.loads": lambda: dill.loads(EVIL), "subclass from before": lambda: Earlier(io.BytesIO(EVIL)).load(),
+}}
+out = {{}}
+with picklewall.guard():
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+            out[name] = "ran"
+        except picklewall.UnsafeModelError:
+            out[name] = "blocked"
+    benign = pickle.dumps({{"a": [1, 2.5, "x"], "b": collections.OrderedDict(c=(1,))}}, protocol=2)
+    out["benign through a reference taken before"] = repr(taken_before(benign))
+print(json.dumps(out))
+""")
+    benign = result.pop("benign through a reference taken before")
+    assert set(result.values()) == {"blocked"}, result
+    assert "OrderedDict" in benign
+    assert not marker.exists()

@@ -1,7 +1,9 @@
-"""The scanning process's sandbox, seen from outside: a stand-in for an attacker who controls the process (a
-preloaded library that makes a forbidden call when the process exits, after the scan) is stopped and reported,
-while the same call goes through with --no-sandbox. And everything a scan needs still works inside it."""
+"""The sandboxed workers, seen from outside: a stand-in for an attacker who controls the process that parses a
+file (a preloaded library that makes a forbidden call when the process maps that file) is stopped, and the file
+is reported with the call named, while the same call goes through with --no-sandbox. And everything a scan
+needs still works inside the sandbox."""
 import hashlib
+import json
 import os
 import pickle
 import socket
@@ -22,9 +24,10 @@ def probe_library() -> Path:
     return library
 
 
-def run_with_probe(arguments, call: str, marker: Path, port: int = 0, **extra) -> subprocess.CompletedProcess:
+def run_with_probe(arguments, call: str, marker: Path, target: str, port: int = 0) -> subprocess.CompletedProcess:
     environment = dict(os.environ, LD_PRELOAD=str(probe_library()), PICKLEWALL_PROBE_CALL=call,
-                       PICKLEWALL_PROBE_MARKER=str(marker), PICKLEWALL_PROBE_PORT=str(port), **extra)
+                       PICKLEWALL_PROBE_MARKER=str(marker), PICKLEWALL_PROBE_PORT=str(port),
+                       PICKLEWALL_PROBE_TARGET=target)
     # Sanitizer builds: the probe is preloaded ahead of the sanitizer runtime, which is harmless here.
     environment["ASAN_OPTIONS"] = environment.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
     return subprocess.run([picklewall_binary(), *arguments], capture_output=True, text=True, timeout=60,
@@ -38,36 +41,55 @@ def model(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def neighbour(tmp_path) -> Path:
+    path = tmp_path / "neighbour.pkl"
+    path.write_bytes(pickle.dumps([1, 2, 3], protocol=2))
+    return path
+
+
 @pytest.mark.parametrize("call, system_call", [("exec", "execve"), ("write", "openat")])
-@pytest.mark.parametrize("command", ["scan", "inspect"])
-def test_forbidden_call_is_stopped_and_reported(tmp_path, model, call, system_call, command):
+def test_taken_over_worker_is_stopped_and_costs_only_its_file(tmp_path, model, neighbour, call, system_call):
+    """The worker that maps model.pkl is taken over; the sandbox stops its forbidden call, the file is reported
+    malicious with the call named, and the rest of the batch is scanned as if nothing happened."""
     marker = tmp_path / "marker"
-    stopped = run_with_probe([command, str(model)], call, marker)
-    assert stopped.returncode == 2, stopped.stderr
-    assert f"sandbox: stopped a forbidden system call ({system_call})" in stopped.stderr
+    stopped = run_with_probe(["scan", "-f", "json", str(model), str(neighbour)], call, marker, "model.pkl")
+    assert stopped.returncode == 1, stopped.stderr
+    files = {f["path"]: f for f in json.loads(stopped.stdout)["files"]}
+    hit = files[str(model)]
+    assert hit["verdict"] == "malicious", hit
+    assert [f["rule"] for f in hit["findings"]] == ["scan.sandbox-violation"]
+    assert f"({system_call})" in hit["findings"][0]["message"]
+    assert files[str(neighbour)]["verdict"] == "safe"
     assert not marker.exists()
 
-    allowed = run_with_probe([command, "--no-sandbox", str(model)], call, marker)
+    allowed = run_with_probe(["scan", "--no-sandbox", str(model)], call, marker, "model.pkl")
     assert marker.exists(), f"the probe's {call} did not happen without the sandbox: {allowed.stderr}"
 
 
-def test_report_of_a_stopped_scan_is_never_committed(tmp_path, model):
-    """With --output the scan runs in a sandboxed child; stopped there, it leaves neither a report nor a temporary
-    file, and the exit code says the scan did not complete."""
+@pytest.mark.parametrize("call, system_call", [("exec", "execve"), ("write", "openat")])
+def test_taken_over_inspect_worker_is_stopped(tmp_path, model, call, system_call):
+    marker = tmp_path / "marker"
+    stopped = run_with_probe(["inspect", str(model)], call, marker, "model.pkl")
+    assert stopped.returncode == 2, stopped.stderr
+    assert f"the sandbox stopped a forbidden system call ({system_call})" in stopped.stderr
+    assert not marker.exists()
+    run_with_probe(["inspect", "--no-sandbox", str(model)], call, marker, "model.pkl")
+    assert marker.exists()
+
+
+def test_report_with_a_stopped_worker_is_whole_and_committed(tmp_path, model, neighbour):
+    """With --output the supervisor (which reads no input) writes the report; a worker stopped by the sandbox is
+    one line of it, and nothing but the report is left in its folder."""
     reports = tmp_path / "reports"
     reports.mkdir()
     marker = tmp_path / "marker"
-    stopped = run_with_probe(["scan", "-o", str(reports / "report.txt"), str(model)], "exec", marker,
-                             PICKLEWALL_PROBE_ONLY_SANDBOXED="1")
-    assert stopped.returncode == 2, stopped.stderr
-    assert "sandbox: stopped a forbidden system call (execve)" in stopped.stderr
+    stopped = run_with_probe(["scan", "-o", str(reports / "report.txt"), str(model), str(neighbour)], "exec",
+                             marker, "model.pkl")
+    assert stopped.returncode == 1, stopped.stderr
     assert not marker.exists()
-    assert list(reports.iterdir()) == []
-
-    completed = subprocess.run([picklewall_binary(), "scan", "-o", str(reports / "report.txt"), str(model)],
-                               capture_output=True, text=True, timeout=60)
-    assert completed.returncode == 0, completed.stderr
-    assert "SAFE" in (reports / "report.txt").read_text()
+    text = (reports / "report.txt").read_text()
+    assert "MALICIOUS" in text and "scan.sandbox-violation" in text and "SAFE" in text
     assert [p.name for p in reports.iterdir()] == ["report.txt"]
 
 
@@ -91,11 +113,12 @@ def test_network_connection_is_stopped_and_reported(tmp_path, model):
     thread.start()
     marker = tmp_path / "marker"
     try:
-        stopped = run_with_probe(["scan", str(model)], "connect", marker, port)
-        assert stopped.returncode == 2, stopped.stderr
-        assert "sandbox: stopped a forbidden system call (socket)" in stopped.stderr
+        stopped = run_with_probe(["scan", "-f", "json", str(model)], "connect", marker, "model.pkl", port)
+        assert stopped.returncode == 1, stopped.stderr
+        finding = json.loads(stopped.stdout)["files"][0]["findings"][0]
+        assert finding["rule"] == "scan.sandbox-violation" and "(socket)" in finding["message"]
         assert not marker.exists()
-        run_with_probe(["scan", "--no-sandbox", str(model)], "connect", marker, port)
+        run_with_probe(["scan", "--no-sandbox", str(model)], "connect", marker, "model.pkl", port)
         assert marker.exists()
     finally:
         listener.close()
