@@ -56,10 +56,10 @@ int main(int argc, char** argv) {
   const picklewall::detail::BigArrayReuse reuse;
   for (int i = 0; i < repeats; ++i) {
     const auto start = std::chrono::steady_clock::now();
-    auto stream = picklewall::detail::read_pickle_stream(bytes, 0, limits, start + std::chrono::hours(1));
+    const picklewall::detail::Budget budget(start + std::chrono::hours(1));
+    auto stream = picklewall::detail::read_pickle_stream(bytes, 0, limits, budget);
     std::vector<picklewall::Finding> findings;
-    picklewall::detail::analyze_stream(stream, {*policy.value(), limits, start + std::chrono::hours(1)}, "", {},
-                                       findings);
+    picklewall::detail::analyze_stream(stream, {*policy.value(), limits, budget}, "", {}, findings);
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     opcodes = 0;
     for (const auto& program : stream.pickles) opcodes += program.opcode_count;
