@@ -377,8 +377,7 @@ class SupervisedBatch {
   Result<BatchResult> run(unsigned jobs) {
     slots_.resize(std::max(1u, jobs));
     while (done_ < files_.size()) {
-      for (Slot& slot : slots_)
-        if (Status fed = feed(slot); !fed) return abandon(fed.error());
+      if (Status fed = feed_all(); !fed) return abandon(fed.error());
       if (done_ >= files_.size()) break;
       if (Status waited = wait(); !waited) return abandon(waited.error());
     }
@@ -436,9 +435,24 @@ class SupervisedBatch {
     if (options_.on_progress) options_.on_progress(result_.totals);
   }
 
-  // Sends the slot's worker files until it has its share in flight. Files that need no worker (walk errors,
-  // cache hits, files that cannot be opened) are finished on the way.
-  Status feed(Slot& slot) {
+  // Sends the workers files until each has its share in flight, one file to each in turn, so that the first
+  // worker does not take a whole run of small files while the others wait.
+  Status feed_all() {
+    bool any = true;
+    while (any && !pending_.empty()) {
+      any = false;
+      for (Slot& slot : slots_) {
+        auto sent = feed(slot);
+        if (!sent) return sent.error();
+        any = any || sent.value();
+      }
+    }
+    return Ok{};
+  }
+
+  // Sends the slot's worker its next file, if it wants one; true when a request went out. Files that need no
+  // worker (walk errors, cache hits, files that cannot be opened) are finished on the way.
+  Result<bool> feed(Slot& slot) {
     while (!pending_.empty() && wants_more(slot)) {
       const std::size_t index = pending_.front();
       pending_.pop_front();
@@ -487,9 +501,10 @@ class SupervisedBatch {
       } else if (sha256) {
         request["sha256"] = *sha256;
       }
-      if (!send(slot, std::move(item), request)) return Ok{};  // the worker is gone; its files were settled
+      // False when the worker is gone (its files were settled): the next round starts a new one.
+      return send(slot, std::move(item), request);
     }
-    return Ok{};
+    return false;
   }
 
   // Queues the request; false when the worker turned out to be dead (its files are then settled).

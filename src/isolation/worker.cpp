@@ -19,6 +19,7 @@
 #include "picklewall/inspect.hpp"
 #include "picklewall/load.hpp"
 #include "picklewall/sandbox.hpp"
+#include "sandbox/sanitizer_runtime.hpp"
 #include "report/report_codec.hpp"
 
 namespace picklewall::detail {
@@ -85,20 +86,6 @@ Error error_from_json(const nlohmann::json& document) {
 }
 
 namespace {
-
-// Sanitizer runtimes reserve terabytes of address space as they go (shadow memory, allocator regions), which a
-// bound on private memory would refuse: sanitizer builds are for testing and go without it.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitizer_runtime = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool sanitizer_runtime = true;
-#else
-constexpr bool sanitizer_runtime = false;
-#endif
-#else
-constexpr bool sanitizer_runtime = false;
-#endif
 
 std::string text_field(const nlohmann::json& request, const char* key) {
   const auto it = request.find(key);
@@ -180,7 +167,8 @@ class Worker {
     if (!scanner) return reply_error(scanner.error());
     scanner_.emplace(std::move(scanner.value()));
     // A backstop under the engine's own budgets: the kernel refuses private memory past this (a scan that
-    // escaped every budget ends in bad_alloc here, not in the OOM killer's choice of process).
+    // escaped every budget ends in bad_alloc here, not in the OOM killer's choice of process). Not in sanitizer
+    // builds, whose runtimes reserve terabytes of address space as they go (shadow memory, allocator regions).
     if (const std::uint64_t limit = body.value("memory_limit", std::uint64_t{0}); limit > 0 && !sanitizer_runtime) {
       struct rlimit bound {limit, limit};
       ::setrlimit(RLIMIT_DATA, &bound);

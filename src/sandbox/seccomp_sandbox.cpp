@@ -17,6 +17,7 @@
 
 #include "isolation/worker_protocol.hpp"
 #include "picklewall/sandbox.hpp"
+#include "sandbox/sanitizer_runtime.hpp"
 
 namespace picklewall {
 namespace {
@@ -51,20 +52,6 @@ const TrappedCall trapped_calls[] = {
     PICKLEWALL_CALL(io_uring_setup), PICKLEWALL_CALL(io_uring_enter), PICKLEWALL_CALL(io_uring_register),
 };
 #undef PICKLEWALL_CALL
-
-// The sanitizer runtimes' leak checker stops the world at exit from a helper task made with clone (not a
-// thread) that ptraces the process's threads. Sanitizer builds are for testing, so they keep those two.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitizer_runtime = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool sanitizer_runtime = true;
-#else
-constexpr bool sanitizer_runtime = false;
-#endif
-#else
-constexpr bool sanitizer_runtime = false;
-#endif
 
 void write_all(const char* text) {
   std::size_t length = std::strlen(text);
@@ -151,7 +138,9 @@ constexpr unsigned write_flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND
 void build_rules(Filter& filter) {
   for (int call : {SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(fork), SCMP_SYS(vfork)}) filter.trap(call);
   filter.not_implemented(SCMP_SYS(clone3));
-  if (!sanitizer_runtime) {
+  // The sanitizer runtimes' leak checker stops the world at exit from a helper task made with clone (not a
+  // thread) that ptraces the process's threads: sanitizer builds keep those two.
+  if (!detail::sanitizer_runtime) {
     // Threads (the scan's workers) are clones that share everything; any other clone is a new process.
     filter.trap(SCMP_SYS(clone), SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
     filter.trap(SCMP_SYS(ptrace));

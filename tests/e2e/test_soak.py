@@ -34,8 +34,10 @@ FAULT_ROUNDS = 40
 
 
 def workers_of(pid: int) -> list:
-    """The supervisor's worker processes (its children that run `picklewall __worker`). Found by each process's
-    parent in /proc/PID/stat, since /proc/PID/task/TID/children needs a kernel option not every machine has."""
+    """The supervisor's running worker processes: its children that run `picklewall __worker` and have entered
+    the sandbox (so they are past starting: a worker killed while it starts is a failed start, and a program
+    that never starts stops a batch by design). Found by each process's parent in /proc/PID/stat, since
+    /proc/PID/task/TID/children needs a kernel option not every machine has."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -44,7 +46,8 @@ def workers_of(pid: int) -> list:
             stat = (entry / "stat").read_text()
             # The command name in parentheses may hold spaces and parentheses: the fields follow the last ')'.
             parent = int(stat[stat.rindex(")") + 2:].split()[1])
-            if parent == pid and b"__worker" in (entry / "cmdline").read_bytes():
+            if (parent == pid and b"__worker" in (entry / "cmdline").read_bytes() and
+                    "Seccomp:\t2" in (entry / "status").read_text()):
                 found.append(int(entry.name))
         except (OSError, ValueError, IndexError):
             pass
@@ -108,6 +111,7 @@ def test_soak_with_truncation_and_signal_faults_injected(tmp_path):
         injector.join(timeout=10)
         assert scan.returncode in (1, 2), stderr[-4000:]
         assert "Sanitizer" not in stderr and "runtime error" not in stderr, stderr[-4000:]
+        assert stdout, stderr[-4000:]
         report = json.loads(stdout)  # the supervisor finished and wrote a whole report
         names = {Path(file["path"]).name for file in report["files"]}
         assert names == {path.name for path in paths}
