@@ -62,6 +62,17 @@ Status Channel::send(const nlohmann::json& body, int descriptor) {
 }
 
 bool Channel::pump() {
+  constexpr int chunks_per_pump = 256;
+  for (int i = 0; i < chunks_per_pump; ++i) {
+    bool more = false;
+    if (!pump_chunk(more)) return false;
+    if (!more) break;
+  }
+  return true;
+}
+
+// One recvmsg; `more` is true when it filled its whole chunk (the socket may hold more).
+bool Channel::pump_chunk(bool& more) {
   if (broken_) return false;
   std::uint8_t chunk[1 << 16];
   struct iovec io {chunk, sizeof chunk};
@@ -91,6 +102,7 @@ bool Channel::pump() {
     return false;
   }
   buffer_.insert(buffer_.end(), chunk, chunk + n);
+  more = static_cast<std::size_t>(n) == sizeof chunk;
   if (buffer_.size() >= 4) {
     std::uint32_t length = 0;
     for (int i = 0; i < 4; ++i) length |= static_cast<std::uint32_t>(buffer_[static_cast<std::size_t>(i)]) << (8 * i);

@@ -40,13 +40,18 @@ class Channel {
   // io when the peer closed the socket or broke the framing.
   Result<Message> receive(std::optional<Clock::time_point> deadline = std::nullopt);
 
-  // For an event loop over many channels: reads what the socket has now without blocking. Returns false when
+  // For an event loop over many channels: reads what the socket has now (up to 16 MiB) without blocking, so a
+  // big answer arrives in a few calls, not one per 64 KiB. Returns false when
   // the peer is gone or sent something that is not a frame; frames that were whole before that are still
   // returned by take().
   bool pump();
   std::optional<Message> take();
+  // The peer sent something that is not a frame (seen by pump() or take()): nothing more will come.
+  bool broken() const { return broken_; }
 
  private:
+  bool pump_chunk(bool& more);
+
   UniqueFd socket_;
   std::vector<std::uint8_t> buffer_;  // bytes received, not yet a whole frame
   std::deque<UniqueFd> descriptors_;  // received with the frames in buffer_, in order

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -372,10 +373,12 @@ class SupervisedBatch {
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return files_[a].size > files_[b].size; });
     pending_.assign(order.begin(), order.end());
+    send_failures_.assign(files_.size(), 0);
   }
 
   Result<BatchResult> run(unsigned jobs) {
     slots_.resize(std::max(1u, jobs));
+    in_flight_budget_ = std::max(slots_.size(), descriptor_budget());
     while (done_ < files_.size()) {
       if (Status fed = feed_all(); !fed) return abandon(fed.error());
       if (done_ >= files_.size()) break;
@@ -398,6 +401,9 @@ class SupervisedBatch {
     std::unique_ptr<WorkerProcess> worker;
     std::deque<InFlight> flight;  // oldest first: the front is the file the worker is on
     Clock::time_point deadline;   // the front's
+    // A request could not be sent: the worker is gone or going. It gets nothing more; the answers it sent are
+    // still read, so a death is blamed on the file it was really on (see wait()).
+    bool hung_up = false;
   };
   // Requests queued per worker: the next files wait in the worker's socket while it scans this one, so neither
   // side idles for the other (with one worker the supervisor's work overlaps the scan instead of adding to it).
@@ -411,7 +417,24 @@ class SupervisedBatch {
   // takes a bunch of answers (a wake-up per file cost a tenth of a small file's scan).
   static constexpr std::chrono::microseconds nap_while_queued{400};
 
+  // Descriptors queued in sockets count against the sender's RLIMIT_NOFILE (past it sendmsg fails), and each is
+  // open here too: all workers together keep a quarter of the limit in flight, and each worker at least one.
+  static std::size_t descriptor_budget() {
+    struct rlimit limit {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 256;
+    return static_cast<std::size_t>(limit.rlim_cur / 4);
+  }
+
+  std::size_t total_in_flight() const {
+    std::size_t total = 0;
+    for (const Slot& slot : slots_) total += slot.flight.size();
+    return total;
+  }
+
   bool wants_more(const Slot& slot) const {
+    if (slot.hung_up) return false;
+    if (slot.flight.empty()) return true;
+    if (total_in_flight() >= in_flight_budget_) return false;
     if (slot.flight.size() < in_flight_per_worker) return true;
     if (slot.flight.size() >= in_flight_small_files) return false;
     std::uint64_t queued = 0;
@@ -440,6 +463,8 @@ class SupervisedBatch {
   Status feed_all() {
     bool any = true;
     while (any && !pending_.empty()) {
+      // A long run of cache hits or unreadable files is finished here without a wait(): look at the stop flag.
+      if (options_.should_stop && options_.should_stop()) return Error{ErrorCode::cancelled, "the scan was stopped"};
       any = false;
       for (Slot& slot : slots_) {
         auto sent = feed(slot);
@@ -453,6 +478,7 @@ class SupervisedBatch {
   // Sends the slot's worker its next file, if it wants one; true when a request went out. Files that need no
   // worker (walk errors, cache hits, files that cannot be opened) are finished on the way.
   Result<bool> feed(Slot& slot) {
+    retire_if_hung_up(slot);
     while (!pending_.empty() && wants_more(slot)) {
       const std::size_t index = pending_.front();
       pending_.pop_front();
@@ -507,16 +533,40 @@ class SupervisedBatch {
     return false;
   }
 
-  // Queues the request; false when the worker turned out to be dead (its files are then settled).
+  // Queues the request; false when it could not be sent. Then the file goes back to be sent again (it never
+  // reached this worker, so nothing is blamed on it) and the worker is hung up on: its answers to what it had
+  // are still read and a death is blamed by them (wait()). A file that no worker could be handed, time after
+  // time, is reported as such rather than tried for ever.
   bool send(Slot& slot, InFlight item, const nlohmann::json& request) {
     const int fd = item.input.get();
-    slot.flight.push_back(std::move(item));
-    if (slot.flight.size() == 1) start_clock(slot);
-    if (!slot.worker->channel().send(request, fd)) {
-      died(slot, nullptr, false);
-      return false;
+    if (slot.worker->channel().send(request, fd)) {
+      slot.flight.push_back(std::move(item));
+      if (slot.flight.size() == 1) start_clock(slot);
+      return true;
     }
-    return true;
+    slot.hung_up = true;
+    const std::size_t index = item.file;
+    if (++send_failures_[index] < send_attempts) {
+      pending_.push_front(index);
+    } else {
+      finish(index, detail::worker_died_report(files_[index].path, files_[index].size,
+                                               {WorkerEnding::Kind::crashed,
+                                                "no worker could be handed the file (" +
+                                                    std::to_string(send_attempts) + " tries)"},
+                                               limits_.max_seconds_per_file),
+             false);
+    }
+    retire_if_hung_up(slot);
+    return false;
+  }
+  static constexpr std::uint8_t send_attempts = 3;
+
+  // A hung-up worker with nothing left to answer is ended (it may be alive: its socket could not take more).
+  void retire_if_hung_up(Slot& slot) {
+    if (!slot.hung_up || !slot.flight.empty()) return;
+    if (slot.worker) slot.worker->end(false);
+    slot.worker.reset();
+    slot.hung_up = false;
   }
 
   // The front request's hard time limit runs from when the worker starts on it (when the one before it ended).
@@ -536,6 +586,7 @@ class SupervisedBatch {
 
   void settle_after_death(Slot& slot, const WorkerEnding& ending) {
     slot.worker.reset();
+    slot.hung_up = false;
     if (slot.flight.empty()) return;
     const std::size_t index = slot.flight.front().file;
     finish(index, detail::worker_died_report(files_[index].path, files_[index].size, ending,
@@ -569,7 +620,8 @@ class SupervisedBatch {
     if (front.phase == Phase::hashing) {
       if (!body.contains("sha256") || !body["sha256"].is_string()) return died(slot, nullptr, false);
       const std::string sha256 = body["sha256"].get<std::string>();
-      if (auto cached = cache_->find(sha256); cached && detail::stamp_of_descriptor(front.input.get()) == front.stamp) {
+      if (auto cached = cache_->find(sha256);
+          cached && front.stamp && detail::stamp_of_descriptor(front.input.get()) == front.stamp) {
         cache_->remember_stamp(file.path, *front.stamp, sha256);  // so the next run does not hash it
         finish(index, std::move(*cached), true);
         return done_with_front(slot);
@@ -628,8 +680,10 @@ class SupervisedBatch {
           if (!message) break;
           answered(slot, *message);
         }
-        if (!alive && slot.worker) died(slot, nullptr, false);
+        // Gone, or it sent something that is not a frame (a worker taken over): the front is what it was on.
+        if (slot.worker && (!alive || slot.worker->channel().broken())) died(slot, nullptr, false);
       }
+      retire_if_hung_up(slot);
       if (slot.worker && !slot.flight.empty() && Clock::now() >= slot.deadline) died(slot, nullptr, true);
     }
     return Ok{};
@@ -640,6 +694,8 @@ class SupervisedBatch {
   VerdictCache* cache_;
   const BatchOptions& options_;
   const Limits& limits_;
+  std::size_t in_flight_budget_ = 0;
+  std::vector<std::uint8_t> send_failures_;  // per file: requests for it that could not be sent
   std::deque<std::size_t> pending_;  // files not yet sent, biggest first (and files a dead worker never began)
   std::size_t done_ = 0;
   std::vector<Slot> slots_;

@@ -88,6 +88,42 @@ def test_a_worker_that_dies_costs_only_its_file(tmp_path, crash, expected):
     assert all(reports[f"model{i}.pkl"]["verdict"] == "safe" for i in (0, 1, 3))
 
 
+@pytest.mark.parametrize("round_number", range(3))
+def test_a_crash_is_blamed_on_its_file_while_answers_are_queued(tmp_path, round_number):
+    """One worker, 60 small files queued in its socket, and a crash half-way: the answers it sent before it died
+    are still read, the crash is blamed on the file it was on and no other, and the files queued behind it are
+    scanned by the next worker."""
+    for index in range(60):
+        (tmp_path / f"model{index:02d}.pkl").write_bytes(pickle.dumps({"layer": [index] * (index + 1)}, protocol=4))
+    crash = f"model{20 + 10 * round_number:02d}.pkl"
+    completed = subprocess.run([picklewall_binary(), "scan", "-j", "1", "--no-hash", "-f", "json", str(tmp_path)],
+                               capture_output=True, text=True, timeout=120,
+                               env=probe_environment("segv", crash, tmp_path / "marker"))
+    assert completed.returncode == 1, completed.stderr
+    reports = {Path(f["path"]).name: f for f in json.loads(completed.stdout)["files"]}
+    assert len(reports) == 60
+    assert reports[crash]["findings"][0]["rule"] == "scan.worker-crashed"
+    others = {name: report["verdict"] for name, report in reports.items() if name != crash}
+    assert set(others.values()) == {"safe"}, {name: v for name, v in others.items() if v != "safe"}
+
+
+def test_a_low_descriptor_limit_costs_no_file(tmp_path):
+    """Requests queued to workers hold descriptors (and the kernel counts those in flight in sockets against the
+    sender's RLIMIT_NOFILE): under a limit of 24, a batch of 300 small files still scans every file."""
+    import resource
+    for index in range(300):
+        (tmp_path / f"model{index:03d}.pkl").write_bytes(pickle.dumps([index], protocol=4))
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (24, 24))
+
+    completed = subprocess.run([picklewall_binary(), "scan", "-j", "2", "--no-hash", "-f", "json", str(tmp_path)],
+                               capture_output=True, text=True, timeout=120, preexec_fn=low_limit)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    verdicts = [f["verdict"] for f in json.loads(completed.stdout)["files"]]
+    assert len(verdicts) == 300 and set(verdicts) == {"safe"}
+
+
 def test_a_worker_that_never_answers_is_stopped_at_the_hard_limit(tmp_path):
     (tmp_path / "hangs.pkl").write_bytes(pickle.dumps([1, 2, 3]))
     (tmp_path / "fine.pkl").write_bytes(pickle.dumps([4, 5, 6]))
