@@ -14,7 +14,12 @@ targets=("$@")
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPICKLEWALL_LIBFUZZER=ON \
   -DPICKLEWALL_SANITIZE=ON -DPICKLEWALL_TESTS=OFF -DPICKLEWALL_BENCH=OFF -DPICKLEWALL_FUZZ_STANDALONE=OFF >/dev/null
-cmake --build build-fuzz --parallel "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+# Quiet when it builds; the compiler's messages when it does not (ninja prints them on standard output).
+if ! cmake --build build-fuzz --parallel "$(nproc)" --target $(printf 'fuzz_%s ' "${targets[@]}") >build-fuzz/build.log 2>&1; then
+  grep -E 'error|FAILED' -A3 build-fuzz/build.log | head -60 >&2
+  echo "fuzz.sh: the fuzz targets did not build (whole log: build-fuzz/build.log)" >&2
+  exit 1
+fi
 
 mkdir -p build-fuzz/artifacts build-fuzz/logs
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1"

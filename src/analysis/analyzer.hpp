@@ -6,6 +6,8 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "picklewall/finding.hpp"
@@ -22,7 +24,18 @@ class JudgementMemo {
   const SymbolJudgement& judge(const Policy& policy, std::string_view module, std::string_view name, SymbolUse use);
 
  private:
-  std::map<std::tuple<std::string, std::string, SymbolUse>, SymbolJudgement, std::less<>> judged_;
+  using Key = std::tuple<std::string, std::string, SymbolUse>;
+  using View = std::tuple<std::string_view, std::string_view, SymbolUse>;
+  // Looks up by views without building strings. Spelled out because comparing a tuple of strings with a tuple of
+  // views is not portable (clang with libstdc++ finds no operator for it).
+  struct ByView {
+    using is_transparent = void;
+    static View view(const Key& key) { return {std::get<0>(key), std::get<1>(key), std::get<2>(key)}; }
+    static const View& view(const View& key) { return key; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const { return view(a) < view(b); }
+  };
+  std::map<Key, SymbolJudgement, ByView> judged_;
 };
 
 struct AnalysisContext {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/bounded_cbor.hpp"
 #include "io/sha256.hpp"
 #include "picklewall/report.hpp"
 #include "report/report_codec.hpp"
@@ -77,7 +78,7 @@ std::vector<std::uint8_t> encode_report(const FileReport& report) {
 }
 
 std::optional<FileReport> decode_report(const std::vector<std::uint8_t>& bytes) {
-  const nlohmann::json document = nlohmann::json::from_cbor(bytes, true, false);
+  const nlohmann::json document = parse_bounded_cbor(bytes.data(), bytes.data() + bytes.size());
   if (document.is_discarded()) return std::nullopt;
   return report_from_json(document);
 }

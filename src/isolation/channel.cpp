@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "io/bounded_cbor.hpp"
+
 namespace picklewall::detail {
 namespace {
 
@@ -128,8 +130,7 @@ std::optional<Message> Channel::take() {
     message.descriptor = std::move(descriptors_.front());
     descriptors_.pop_front();
   }
-  message.body = nlohmann::json::from_cbor(buffer_.begin() + header_bytes, buffer_.begin() + header_bytes + length,
-                                           true, false);
+  message.body = parse_bounded_cbor(buffer_.data() + header_bytes, buffer_.data() + header_bytes + length);
   buffer_.erase(buffer_.begin(), buffer_.begin() + header_bytes + length);
   if (message.body.is_discarded()) {
     broken_ = true;
