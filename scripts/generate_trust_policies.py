@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TRUST_DIR = ROOT / "policies" / "trust"
 ALLOWLIST = ROOT / "policies" / "data_allowlist.toml"
+LOAD_EFFECTS = ROOT / "policies" / "load_effects.toml"
 DANGEROUS = ROOT / "policies" / "dangerous.toml"
 PROTOCOLS = (2, 4, 5)
 FULL = ("reference", "call", "build")
@@ -72,6 +73,21 @@ class _Text:
         self.value = value
 
 
+class _Tuple:
+    """A tuple whose items the walk keeps: what a helper calls (load_effects.toml [[passes]]) is an item of one."""
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = items
+
+
+def _passes(key: str) -> dict:
+    """(module, name) -> argument positions the callable calls, from policies/load_effects.toml."""
+    with open(LOAD_EFFECTS, "rb") as f:
+        rules = tomllib.load(f).get("passes", [])
+    return {tuple(symbol.rsplit(".", 1)): rule[key] for rule in rules for symbol in rule["symbols"] if key in rule}
+
+
 _VALUE = object()
 _CALLS = {"REDUCE": 2, "NEWOBJ": 2, "NEWOBJ_EX": 3}
 # pickle's own helpers build the class they are handed (named on its own): BUILD on their result is not theirs.
@@ -94,6 +110,12 @@ def pickle_globals(data: bytes, uses: dict) -> None:
     'call' (REDUCE / NEWOBJ / NEWOBJ_EX / INST / OBJ), 'build' (BUILD on what it returned) and 'mutate'
     (APPEND / SETITEM / ... on what it returned). A symbolic walk of pickletools.genops: nothing is loaded."""
     stack, marks, memo, protocol = [], [], {}, 0
+    calls_arguments, build_calls = _passes("calls"), _passes("build_calls")
+
+    def called_items(items, positions):
+        for position in positions:
+            if isinstance(items, _Tuple) and position < len(items.items):
+                used_on(items.items[position], "call")
 
     def pop_mark():
         start = marks.pop()
@@ -138,14 +160,19 @@ def pickle_globals(data: bytes, uses: dict) -> None:
             used_on(callee, "call")
             stack.append(_Made(callee.symbol if isinstance(callee, _Global) else None))
         elif op in _CALLS:
+            arguments = stack[len(stack) - _CALLS[op] + 1]
             del stack[len(stack) - _CALLS[op] + 1:]
             callee = stack.pop()
             used_on(callee, "call")
+            if isinstance(callee, _Global):
+                called_items(arguments, calls_arguments.get(callee.symbol, ()))
             made = callee.symbol if isinstance(callee, _Global) else None
             stack.append(_Made(None if made in _BUILDS_ITS_ARGUMENT else made))
         elif op == "BUILD":
-            stack.pop()
+            state = stack.pop()
             used_on(stack[-1], "build")
+            if isinstance(stack[-1], _Made):
+                called_items(state, build_calls.get(stack[-1].origin, ()))
         elif op in _MUTATIONS or op in ("APPENDS", "SETITEMS", "ADDITEMS"):
             if op in _MUTATIONS:
                 del stack[len(stack) - _MUTATIONS[op]:]
@@ -167,12 +194,16 @@ def pickle_globals(data: bytes, uses: dict) -> None:
             pop_mark()
         elif op == "DUP":
             stack.append(stack[-1])
-        elif op in ("TUPLE", "LIST", "DICT", "FROZENSET"):
+        elif op == "TUPLE":
+            stack.append(_Tuple(pop_mark()))
+        elif op in ("LIST", "DICT", "FROZENSET"):
             pop_mark()
             stack.append(_VALUE)
         elif op in ("TUPLE1", "TUPLE2", "TUPLE3"):
-            del stack[len(stack) - int(op[-1]):]
-            stack.append(_VALUE)
+            count = int(op[-1])
+            items = stack[len(stack) - count:]
+            del stack[len(stack) - count:]
+            stack.append(_Tuple(items))
         elif op == "BINPERSID":
             stack[-1] = _VALUE
         elif op in ("EXT1", "EXT2", "EXT4"):
@@ -902,6 +933,9 @@ COMPILED_REVIEWED = {
     "pandas._libs.tslibs.timedeltas._timedelta_unpickle": "pandas/_libs/tslibs/timedeltas.pyx: "
                                                           "_timedelta_from_value_and_reso(Timedelta, value, reso)",
     "pandas._libs.tslibs.nattype._nat_unpickle": "pandas/_libs/tslibs/nattype.pyx: `return c_NaT`",
+    # Wrapped by functools.partial(gelu, approximate="tanh") in transformers' activations: the partial is judged as
+    # a call of what it wraps (policies/load_effects.toml), so the wrapped function needs its own review.
+    "torch._C._nn.gelu": "ATen's gelu (aten/src/ATen/native/Activation.cpp): elementwise tensor math on its input",
 }
 
 

@@ -44,7 +44,8 @@ LOADERS = {
     "numpy": "import numpy\nnumpy.load(PATH, allow_pickle=True)",
     "numpy-npz": "import numpy\nwith numpy.load(PATH, allow_pickle=True) as archive:\n    [archive[key] for key in archive.files]",
     "joblib": "import joblib\njoblib.load(PATH)",
-    # keeps the loaded object in OBJ for a check that the model was tampered with
+    # keep the loaded object in OBJ for a check that the model was tampered with, or that uses it
+    "pickle-keep": "import pickle\nwith open(PATH, 'rb') as f:\n    OBJ = pickle.load(f)",
     "torch-keep": "import torch\nOBJ = torch.load(PATH, weights_only=False)",
     # what a pipeline that unpacks a 7z-wrapped PyTorch archive does with its data.pkl (nullifAI)
     "7z-pickle": ("import pickle, subprocess\n"

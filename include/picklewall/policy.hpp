@@ -30,6 +30,28 @@ struct SymbolJudgement {
   std::string policy;  // which policy file decided
 };
 
+// What a callable does with the arguments it is called with, from the policy's [[passes]] tables (positions
+// count from 0). The analysis follows these: a global passed where it is called is judged as called, whatever
+// name the call goes through (a trampoline launders nothing).
+struct ArgumentEffects {
+  std::vector<int> calls;          // arguments it calls (numpy's __generator_ctor calls its second)
+  std::vector<int> calls_method;   // arguments it calls a method of (copyreg._reconstructor: base.__new__)
+  int instance_of = -1;            // the argument whose instance it returns (a BUILD on it runs that class's code)
+  std::vector<int> state;          // arguments applied to what it returns as BUILD state (attributes, slots)
+  std::vector<int> hooks;          // arguments kept as hooks that run when the result is used (tensor hooks)
+  std::vector<int> build_calls;    // items of a later BUILD state tuple it calls (functools.partial: the function)
+  std::string reason;
+  std::string policy;
+};
+
+// Attribute names that make an object run code when set through BUILD or reconstruction state (policy
+// [state] table): the unpickler calls some of them itself, a framework calls the rest when the model is used.
+struct StateRules {
+  std::vector<std::string> unpickler_calls;  // append, extend, add: looked up on the object by APPEND/ADDITEMS
+  std::vector<std::string> hooks;            // torch.nn.Module hook dictionaries: each entry runs on use
+  std::vector<std::string> methods;          // methods a framework calls (forward, generate, predict, ...)
+};
+
 // One policy file's text and where it came from ("builtin:dangerous.toml", "trust:scikit-learn.toml", a path).
 struct PolicySource {
   std::string name;
@@ -53,6 +75,9 @@ class Policy {
 
   // Judges `module.name` used as `use`. `name` may be dotted (an attribute walk under protocol >= 4).
   SymbolJudgement judge(std::string_view module, std::string_view name, SymbolUse use) const;
+  // What `module.name` does with its arguments; null when no [[passes]] entry names it.
+  const ArgumentEffects* argument_effects(std::string_view module, std::string_view name) const;
+  const StateRules& state_rules() const;
   // A stable fingerprint of the policy content, for caches keyed by policy version.
   const std::string& fingerprint() const;
   const std::vector<PolicySource>& sources() const;

@@ -51,6 +51,7 @@ std::vector<GlobalUse> uses_by_name(const ObjectGraph& graph, const std::vector<
         merged.offset[bit] = use.offset[bit];
     }
     merged.uses |= use.uses;
+    if (merged.via.empty()) merged.via = use.via;
     if (use.has_call && !merged.has_call) {
       merged.first_call = use.first_call;
       merged.has_call = true;
@@ -86,7 +87,7 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
                    findings, embedded);
   const Policy& policy = context.policy;
   const ObjectGraph& graph = program.graph;
-  const std::vector<GlobalUse> uses = uses_by_name(graph, collect_symbol_uses(program, member, findings));
+  const std::vector<GlobalUse> uses = uses_by_name(graph, collect_symbol_uses(program, context.policy, member, findings));
   JudgementMemo local_memo;
   JudgementMemo& memo = context.memo != nullptr ? *context.memo : local_memo;
 
@@ -145,7 +146,9 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
       findings[it->second].message += " [repeated]";
       continue;
     }
-    std::string message = shorten_name(full_symbol, 160) + " " + describe_use(worst_use) + ": " + worst.reason + ".";
+    std::string message = shorten_name(full_symbol, 160) + " " + describe_use(worst_use);
+    if (worst_use == SymbolUse::call && !use.has_call && !use.via.empty()) message += " (" + use.via + ")";
+    message += ": " + worst.reason + ".";
     if (ref.original_module != ref.module || ref.original_name != ref.name)
       message += " Written as " + shorten_name(ref.original_module + "." + ref.original_name, 160) +
                  " (renamed by the unpickler).";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <unordered_map>
@@ -80,6 +81,11 @@ struct Policy::Impl {
   std::unordered_map<std::string, Entry> trust_symbols;
   std::unordered_map<std::string, Entry> trust_modules;
   std::unordered_set<std::string> stdlib;
+  // [[sink]]: functions that reach exec, a process, a file write, ... (policies/sinks.toml, generated): judged
+  // by what they do when called, however they are named. The entry's reason carries the proving path.
+  std::unordered_map<std::string, Entry> sinks;
+  std::unordered_map<std::string, ArgumentEffects> passes;
+  StateRules state;
   // The most dotted parts any deny or trust key has: a run of a name's parts longer than that matches nothing,
   // so matching looks only at runs this long and costs O(parts) however long the name (a walk of thousands of
   // parts is built to stall a scanner that tries every run).
@@ -127,6 +133,58 @@ Result<std::uint8_t> parse_effects(const toml::table& table, const std::string& 
   return mask;
 }
 
+Result<std::vector<int>> read_positions(const toml::table& table, const char* key, const std::string& where) {
+  std::vector<int> positions;
+  const toml::node_view<const toml::node> node = table[key];
+  if (!node) return positions;
+  const toml::array* items = node.as_array();
+  if (items == nullptr) return Error{ErrorCode::invalid_policy, where + ": `" + key + "` must be an array of positions"};
+  for (const auto& item : *items) {
+    auto position = item.value<std::int64_t>();
+    if (!position || *position < 0 || *position > 255)
+      return Error{ErrorCode::invalid_policy, where + ": `" + key + "` must hold argument positions 0-255"};
+    positions.push_back(static_cast<int>(*position));
+  }
+  return positions;
+}
+
+Status read_strings(const toml::table& table, const char* key, const std::string& where,
+                    std::vector<std::string>& into) {
+  const toml::node_view<const toml::node> node = table[key];
+  if (!node) return Ok{};
+  const toml::array* items = node.as_array();
+  if (items == nullptr) return Error{ErrorCode::invalid_policy, where + ": `" + key + "` must be an array of strings"};
+  for (const auto& item : *items) {
+    auto text = item.value<std::string>();
+    if (!text || text->empty()) return Error{ErrorCode::invalid_policy, where + ": `" + key + "` must hold non-empty strings"};
+    into.push_back(*text);
+  }
+  return Ok{};
+}
+
+// [[sink]] symbols: "module.name", or ["module.name", "the call path that proves it reaches the sink"].
+Status read_sinks(const toml::table& table, const std::string& where, const Entry& base,
+                  std::unordered_map<std::string, Entry>& into) {
+  const toml::array* names = table["symbols"].as_array();
+  if (names == nullptr) return Error{ErrorCode::invalid_policy, where + ": [[sink]] needs `symbols`"};
+  for (const auto& item : *names) {
+    Entry entry = base;
+    std::optional<std::string> symbol;
+    if (const toml::array* pair = item.as_array()) {
+      if (pair->size() == 2) {
+        symbol = (*pair)[0].value<std::string>();
+        if (auto path = (*pair)[1].value<std::string>()) entry.reason += " (" + *path + ")";
+      }
+    } else {
+      symbol = item.value<std::string>();
+    }
+    if (!symbol || symbol->empty())
+      return Error{ErrorCode::invalid_policy, where + ": `symbols` must hold names or [name, path] pairs"};
+    into[*symbol] = std::move(entry);
+  }
+  return Ok{};
+}
+
 Status read_names(const toml::table& table, const char* key, const std::string& where,
                   std::unordered_map<std::string, Entry>& into, const Entry& entry) {
   const toml::node_view<const toml::node> node = table[key];
@@ -167,9 +225,19 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
         if (auto name = item.value<std::string>()) stdlib.insert(*name);
       continue;
     }
-    if (section != "allow" && section != "deny" && section != "trust")
-      return Error{ErrorCode::invalid_policy, source + ": unknown section '" + section +
-                                                  "' (expected [[allow]], [[deny]], [[trust]], [stdlib], [policy])"};
+    if (section == "state") {
+      const toml::table* table = node.as_table();
+      if (table == nullptr) return Error{ErrorCode::invalid_policy, source + ": [state] must be a table"};
+      const std::string where = source + ": [state]";
+      for (auto [key_name, list] : {std::pair{"unpickler_calls", &state.unpickler_calls},
+                                    std::pair{"hooks", &state.hooks}, std::pair{"methods", &state.methods}})
+        if (Status status = read_strings(*table, key_name, where, *list); !status) return status;
+      continue;
+    }
+    if (section != "allow" && section != "deny" && section != "trust" && section != "sink" && section != "passes")
+      return Error{ErrorCode::invalid_policy,
+                   source + ": unknown section '" + section +
+                       "' (expected [[allow]], [[deny]], [[trust]], [[sink]], [[passes]], [state], [stdlib], [policy])"};
     const toml::array* rules = node.as_array();
     if (rules == nullptr)
       return Error{ErrorCode::invalid_policy, source + ": '" + section + "' must be an array of tables ([[" + section + "]])"};
@@ -183,6 +251,32 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
       entry.reason = (*rule)["reason"].value_or(std::string());
       if (entry.reason.empty()) return Error{ErrorCode::invalid_policy, where + " needs a `reason`"};
       Status status = Ok{};
+      if (section == "sink") {
+        if (!(status = read_sinks(*rule, where, entry, sinks))) return status;
+        continue;
+      }
+      if (section == "passes") {
+        ArgumentEffects effects;
+        effects.reason = entry.reason;
+        effects.policy = policy_name;
+        for (auto [key_name, list] : {std::pair{"calls", &effects.calls}, std::pair{"calls_method", &effects.calls_method},
+                                      std::pair{"state", &effects.state}, std::pair{"hooks", &effects.hooks},
+                                      std::pair{"build_calls", &effects.build_calls}}) {
+          auto positions = read_positions(*rule, key_name, where);
+          if (!positions) return positions.error();
+          *list = std::move(positions.value());
+        }
+        if (auto instance = (*rule)["instance_of"].value<std::int64_t>()) {
+          if (*instance < 0 || *instance > 255)
+            return Error{ErrorCode::invalid_policy, where + ": `instance_of` must be an argument position 0-255"};
+          effects.instance_of = static_cast<int>(*instance);
+        }
+        std::vector<std::string> names;
+        if (!(status = read_strings(*rule, "symbols", where, names))) return status;
+        if (names.empty()) return Error{ErrorCode::invalid_policy, where + ": [[passes]] needs `symbols`"};
+        for (const std::string& name : names) passes[name] = effects;
+        continue;
+      }
       if (section == "deny") {
         if (const toml::array* exempt = (*rule)["exempt"].as_array()) {
           for (const auto& item : *exempt) {
@@ -321,6 +415,16 @@ std::pair<std::string, std::string> python3_name(std::string_view module, std::s
 }
 const std::vector<PolicySource>& Policy::sources() const { return impl_->sources; }
 
+const ArgumentEffects* Policy::argument_effects(std::string_view module, std::string_view name) const {
+  std::string full;
+  full.reserve(module.size() + name.size() + 1);
+  full.append(module).append(1, '.').append(name);
+  auto it = impl_->passes.find(full);
+  return it == impl_->passes.end() ? nullptr : &it->second;
+}
+
+const StateRules& Policy::state_rules() const { return impl_->state; }
+
 SymbolJudgement Policy::judge(std::string_view module, std::string_view name, SymbolUse use) const {
   const std::string full = std::string(module) + "." + std::string(name);
   const auto module_parts = split_dots(module);
@@ -337,6 +441,12 @@ SymbolJudgement Policy::judge(std::string_view module, std::string_view name, Sy
   }
   if (const Entry* entry = impl_->find_deny(parts, module_parts.size()))
     return {Severity::malicious, "global.dangerous", entry->reason, entry->policy};
+  // A catalogued sink is judged by what it does, so only uses that run it count: a function passed around as a
+  // value is what it was before (suspicious at least), one called, built or mutated is malicious. A trust policy
+  // does not override this: trusting a library is trusting its data types, not its process launchers.
+  if (use != SymbolUse::reference && use != SymbolUse::persistent_id)
+    if (auto it = impl_->sinks.find(full); it != impl_->sinks.end())
+      return {Severity::malicious, "global.sink", it->second.reason, it->second.policy};
   if (name.find('.') != std::string_view::npos) {
     for (std::size_t i = module_parts.size(); i < parts.size(); ++i)
       if (is_dunder(parts[i]))

@@ -19,10 +19,11 @@ struct GlobalUse {
   std::uint64_t offset[5] = {};      // first opcode offset per use
   Value first_call;                  // the first call node with this global as callee (for messages)
   bool has_call = false;
+  std::string via;                   // why it counts as called when no REDUCE calls it (a helper calls its argument)
   bool has(SymbolUse use) const { return uses & (1u << static_cast<unsigned>(use)); }
 };
 
-std::vector<GlobalUse> collect_symbol_uses(const PickleProgram& program, const std::string& member,
+std::vector<GlobalUse> collect_symbol_uses(const PickleProgram& program, const Policy& policy, const std::string& member,
                                            std::vector<Finding>& findings);
 
 }  // namespace picklewall::detail

@@ -50,6 +50,15 @@ const std::vector<Value>& ObjectGraph::children(std::uint32_t container) const {
   return index == no_children ? none : children_[index];
 }
 
+std::vector<Value>& ObjectGraph::start_children(std::uint32_t container) {
+  std::uint32_t& index = containers_[container].children;
+  if (index == no_children) {
+    children_.emplace_back();
+    index = static_cast<std::uint32_t>(children_.size() - 1);
+  }
+  return children_[index];
+}
+
 std::vector<Value>* ObjectGraph::kept_children(std::uint32_t container) {
   const std::uint32_t index = containers_[container].children;
   return index == no_children ? nullptr : &children_[index];

@@ -142,6 +142,8 @@ class ObjectGraph {
   // Items of a container; empty when they were not kept.
   const std::vector<Value>& children(std::uint32_t container) const;
   std::vector<Value>* kept_children(std::uint32_t container);
+  // The items of a container, made kept from now on if they were not (a dict that turns out to hold objects).
+  std::vector<Value>& start_children(std::uint32_t container);
   // Nesting depth of a container (1 + its deepest child), kept as children arrive.
   std::uint32_t& depth(std::uint32_t container) { return containers_[container].depth; }
   std::uint32_t depth_of(Value value) const {

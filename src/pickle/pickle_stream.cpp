@@ -69,7 +69,10 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
     stream.pickles.push_back(std::move(program));
     if (!stopped) break;
   }
-  if (!stream.pickles.empty() && stream.pickles.back().stopped && position < input.size()) {
+  // One newline after STOP is what some old writers left (a text-mode file end); it can hold nothing, and no
+  // loader reads it, so it is not trailing data. Anything more is.
+  const bool lone_newline = input.size() - position == 1 && input[position] == '\n';
+  if (!stream.pickles.empty() && stream.pickles.back().stopped && position < input.size() && !lone_newline) {
     stream.trailing_offset = position;
     stream.trailing_bytes = input.size() - position;
   } else if (!stream.pickles.empty() && !stream.pickles.back().stopped) {

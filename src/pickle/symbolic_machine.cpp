@@ -168,9 +168,13 @@ class Machine {
     // (a record of numbers and strings) needs neither the container's record nor any graph write.
     const bool keeps_items = program_.graph.detail() == GraphDetail::full || node.kind == NodeKind::tuple;
     std::uint32_t deepest = 0;
+    bool any_object = false;
     for (std::size_t i = from; i < to; ++i)
-      if (stack_[i].is_node()) deepest = std::max(deepest, graph().depth_of(stack_[i]));
-    if (!keeps_items && deepest == 0) return true;
+      if (stack_[i].is_node()) {
+        any_object = true;
+        deepest = std::max(deepest, graph().depth_of(stack_[i]));
+      }
+    if (!keeps_items && !any_object) return true;
     const std::uint32_t container = node.index;
     std::uint32_t& depth = graph().depth(container);
     if (deepest + 1 > depth) {
@@ -178,6 +182,7 @@ class Machine {
       if (depth > limits_.max_nesting_depth)
         return fail_limit("max_nesting_depth", "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
     }
+    if (node.kind == NodeKind::dict) return append_pairs(container, from, to);
     std::vector<Value>* kids = graph().kept_children(container);
     if (kids == nullptr) return true;
     for (std::size_t i = from; i < to; ++i) {
@@ -187,6 +192,25 @@ class Machine {
       if (!stack_[i].is_node() && kids->size() >= scalars_kept_per_container) continue;
       ++container_items_;
       kids->push_back(stack_[i]);
+    }
+    return true;
+  }
+
+  // A dict's items go in as (key, value) pairs, so a reader can tell which key holds which value. Scan mode keeps
+  // only the pairs that hold an object: BUILD state is a dict, and what it assigns to `__class__`, `forward` or a
+  // hook table is what the analysis judges; pairs of scalars (most of a data pickle) are not kept.
+  bool append_pairs(std::uint32_t container, std::size_t from, std::size_t to) {
+    const bool full = program_.graph.detail() == GraphDetail::full;
+    std::vector<Value>* kids = full ? graph().kept_children(container) : nullptr;
+    for (std::size_t i = from; i + 1 < to; i += 2) {
+      const bool holds_object = stack_[i].is_node() || stack_[i + 1].is_node();
+      if (!full && !holds_object) continue;
+      if (container_items_ + 2 > limits_.max_container_items) break;
+      if (kids == nullptr) kids = &graph().start_children(container);
+      if (!holds_object && kids->size() >= scalars_kept_per_container) continue;
+      container_items_ += 2;
+      kids->push_back(stack_[i]);
+      kids->push_back(stack_[i + 1]);
     }
     return true;
   }
@@ -264,7 +288,24 @@ class Machine {
       if (!append_children(items, from, stack_.size())) return false;
       add_effect(EffectKind::mutate, target, Value::make_node(items));
     } else {
-      add_effect(EffectKind::mutate, target, from < stack_.size() ? stack_[from] : Value());
+      // The objects among the items (the functions put into a hook table), as one value: the object when there
+      // is one, a tuple of them when there are more, else the first item.
+      std::size_t objects = 0, first = stack_.size();
+      for (std::size_t i = from; i < stack_.size(); ++i)
+        if (stack_[i].is_node() && objects++ == 0) first = i;
+      if (objects <= 1) {
+        add_effect(EffectKind::mutate, target, first < stack_.size() ? stack_[first] : (from < stack_.size() ? stack_[from] : Value()));
+      } else {
+        NodeId items;
+        if (!new_node(NodeKind::tuple, new_container(NodeKind::tuple), items)) return false;
+        std::vector<Value>& kept = graph().start_children(graph().node(items).index);
+        for (std::size_t i = first; i < stack_.size() && container_items_ < limits_.max_container_items; ++i)
+          if (stack_[i].is_node()) {
+            ++container_items_;
+            kept.push_back(stack_[i]);
+          }
+        add_effect(EffectKind::mutate, target, Value::make_node(items));
+      }
     }
     stack_.resize(from);
     return true;

@@ -6,9 +6,10 @@ import pytest
 
 from fixtures.advisories import ADVISORY_ATTACKS
 from fixtures.attacks import ATTACKS as SPEC_ATTACKS, write_attacks
+from fixtures.mechanisms import MECHANISM_ATTACKS
 from harness import load_in_child, run_scan
 
-ATTACKS = SPEC_ATTACKS + ADVISORY_ATTACKS
+ATTACKS = SPEC_ATTACKS + ADVISORY_ATTACKS + MECHANISM_ATTACKS
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 #include "picklewall/policy.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -108,4 +109,42 @@ TEST(Policy, ModuleTrustCoversDefinitionsNotWalksOrFunctionsWhenClassesOnly) {
   // An attribute walk to a method called on a dummy self is never covered by module trust.
   EXPECT_EQ(policy.value()->judge("torch.nn.modules.module", "Module.register_forward_hook", SymbolUse::call).rule,
             "global.unknown");
+}
+
+TEST(Policy, CataloguedSinksAreMaliciousWhenRunNotWhenNamed) {
+  const std::string path = ::testing::TempDir() + "sinks.toml";
+  std::ofstream(path) << "[policy]\nname = \"sinks\"\n[[sink]]\nkind = \"code\"\nreason = \"evaluates text\"\n"
+                         "symbols = [[\"somelib.parse\", \"somelib.parse -> somelib._eval -> builtins.eval\"], "
+                         "\"somelib.other\"]\n";
+  auto policy = Policy::with_files({path}, {"scikit-learn"});
+  ASSERT_TRUE(policy.ok()) << policy.error().message;
+  auto called = policy.value()->judge("somelib", "parse", SymbolUse::call);
+  EXPECT_EQ(called.severity, Severity::malicious);
+  EXPECT_EQ(called.rule, "global.sink");
+  EXPECT_NE(called.reason.find("somelib._eval -> builtins.eval"), std::string::npos) << called.reason;
+  EXPECT_EQ(policy.value()->judge("somelib", "other", SymbolUse::build).rule, "global.sink");
+  // Named only: what it was before the catalogue (code that needs trust), not malicious.
+  EXPECT_EQ(policy.value()->judge("somelib", "parse", SymbolUse::reference).rule, "global.unknown");
+}
+
+TEST(Policy, ArgumentEffectsAndStateRulesAreData) {
+  auto policy = builtin_policy();
+  const ArgumentEffects* generator = policy->argument_effects("numpy.random._pickle", "__generator_ctor");
+  ASSERT_NE(generator, nullptr);
+  EXPECT_EQ(generator->calls, std::vector<int>{1});
+  const ArgumentEffects* reconstructor = policy->argument_effects("copyreg", "_reconstructor");
+  ASSERT_NE(reconstructor, nullptr);
+  EXPECT_EQ(reconstructor->instance_of, 0);
+  EXPECT_EQ(policy->argument_effects("collections", "OrderedDict"), nullptr);
+  const StateRules& rules = policy->state_rules();
+  EXPECT_NE(std::find(rules.unpickler_calls.begin(), rules.unpickler_calls.end(), "extend"), rules.unpickler_calls.end());
+  EXPECT_NE(std::find(rules.hooks.begin(), rules.hooks.end(), "_forward_hooks"), rules.hooks.end());
+  // A partial is judged as the function it wraps, so the partial itself is data.
+  EXPECT_EQ(policy->judge("functools", "partial", SymbolUse::call).rule, "global.allowed");
+
+  const std::string path = ::testing::TempDir() + "passes.toml";
+  std::ofstream(path) << "[[passes]]\nreason = \"x\"\nsymbols = [\"a.b\"]\ncalls = [-1]\n";
+  auto bad = Policy::with_files({path});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("positions"), std::string::npos) << bad.error().message;
 }
