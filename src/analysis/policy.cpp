@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <sstream>
@@ -91,11 +92,15 @@ struct Policy::Impl {
   // parts is built to stall a scanner that tries every run).
   std::size_t longest_deny_key = 1;
   std::size_t longest_trust_key = 1;
-  std::string fingerprint;
+  // Computed on first use: only the verdict cache and reports ask for it, and hashing the 1.8 MB sink catalogue
+  // on every policy load was half the start-up cost of a one-file scan.
+  mutable std::once_flag fingerprint_once;
+  mutable std::string fingerprint;
   std::string all_text;  // every loaded file, for the fingerprint
   std::vector<PolicySource> sources;
 
   Status load(std::string_view text, const std::string& source);
+  Status load_catalogue(std::string_view text, const std::string& source);
   const Entry* find_deny(const std::vector<std::string_view>& parts, std::size_t module_parts) const;
   const Entry* find_trust(const std::vector<std::string_view>& parts, bool by_module) const;
   void measure_keys();
@@ -162,6 +167,19 @@ Status read_strings(const toml::table& table, const char* key, const std::string
   return Ok{};
 }
 
+// The uses under which a [[sink]] kind runs the sink: a function's own body runs when it is called, and when it
+// made an object that is built or mutated it was called already. `class-init` (the class's __init__ reaches a
+// sink) would need REDUCE told apart from NEWOBJ, which does not run __init__; it is not judged yet.
+Result<std::uint8_t> sink_uses(std::string_view kind, const std::string& where) {
+  const std::uint8_t runs = bit(SymbolUse::call) | bit(SymbolUse::build) | bit(SymbolUse::mutate);
+  for (std::string_view known : {"code", "process", "import", "file", "network", "unpickle", "process-state"})
+    if (kind == known) return runs;
+  if (kind == "class-mutate") return bit(SymbolUse::mutate);
+  if (kind == "class-setstate") return bit(SymbolUse::build);
+  if (kind == "class-init") return std::uint8_t{0};
+  return Error{ErrorCode::invalid_policy, where + ": unknown sink kind '" + std::string(kind) + "'"};
+}
+
 // [[sink]] symbols: "module.name", or ["module.name", "the call path that proves it reaches the sink"].
 Status read_sinks(const toml::table& table, const std::string& where, const Entry& base,
                   std::unordered_map<std::string, Entry>& into) {
@@ -201,6 +219,77 @@ Status read_names(const toml::table& table, const char* key, const std::string& 
 }
 
 }  // namespace
+
+namespace {
+
+// The text between the first pair of double quotes from `at`, which must hold no backslash; npos when absent.
+std::string_view quoted(std::string_view line, std::size_t& at) {
+  const std::size_t open = line.find('"', at);
+  if (open == std::string_view::npos) return {};
+  const std::size_t close = line.find('"', open + 1);
+  if (close == std::string_view::npos) return {};
+  at = close + 1;
+  std::string_view text = line.substr(open + 1, close - open - 1);
+  return text.find('\\') == std::string_view::npos ? text : std::string_view();
+}
+
+}  // namespace
+
+// The generated sink catalogue (policies/sinks.toml: thousands of [name, path] pairs) is read line by line, not
+// by the TOML parser: every scan and every worker process loads the built-in policy, and toml++ takes about
+// 160 ms over this file. It is still TOML (tests/e2e/test_sink_catalogue.py reads it with tomllib); this reader
+// takes only the layout scripts/make_sink_catalogue.py writes and refuses any other line.
+Status Policy::Impl::load_catalogue(std::string_view text, const std::string& source) {
+  all_text.append(source).append("\n").append(text).append("\n");
+  Entry table;
+  table.policy = "sinks";
+  bool in_symbols = false, in_sink = false;
+  std::size_t line_number = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_number;
+    const std::string where = source + ": line " + std::to_string(line_number);
+    if (line.empty() || line.front() == '#') continue;
+    if (in_symbols) {
+      if (line == "]") {
+        in_symbols = false;
+        continue;
+      }
+      std::size_t at = 0;
+      const std::string_view symbol = quoted(line, at);
+      const std::string_view path = quoted(line, at);
+      if (!line.starts_with("  [\"") || symbol.empty() || path.empty())
+        return Error{ErrorCode::invalid_policy, where + ": expected [\"module.name\", \"path\"]"};
+      Entry entry = table;
+      entry.reason.append(" (").append(path).append(")");
+      sinks[std::string(symbol)] = std::move(entry);
+      continue;
+    }
+    std::size_t at = 0;
+    if (line == "[policy]" || line.starts_with("name = ") || line.starts_with("version = ")) continue;
+    if (line == "[[sink]]") {
+      in_sink = true;
+      table = Entry{};
+      table.policy = "sinks";
+    } else if (in_sink && line.starts_with("kind = ")) {
+      auto uses = sink_uses(quoted(line, at), where);
+      if (!uses) return uses.error();
+      table.effects = uses.value();
+    } else if (in_sink && line.starts_with("reason = ")) {
+      table.reason = std::string(quoted(line, at));
+    } else if (in_sink && line == "symbols = [") {
+      if (table.reason.empty()) return Error{ErrorCode::invalid_policy, where + ": a [[sink]] needs its reason first"};
+      in_symbols = true;
+    } else {
+      return Error{ErrorCode::invalid_policy, where + ": not a line of the sink catalogue's layout"};
+    }
+  }
+  if (in_symbols) return Error{ErrorCode::invalid_policy, source + ": `symbols` is not closed"};
+  return Ok{};
+}
 
 Status Policy::Impl::load(std::string_view text, const std::string& source) {
   toml::table root;
@@ -252,6 +341,9 @@ Status Policy::Impl::load(std::string_view text, const std::string& source) {
       if (entry.reason.empty()) return Error{ErrorCode::invalid_policy, where + " needs a `reason`"};
       Status status = Ok{};
       if (section == "sink") {
+        auto uses = sink_uses((*rule)["kind"].value_or(std::string("code")), where);
+        if (!uses) return uses.error();
+        entry.effects = uses.value();
         if (!(status = read_sinks(*rule, where, entry, sinks))) return status;
         continue;
       }
@@ -397,16 +489,24 @@ Result<std::shared_ptr<Policy>> Policy::with_files(const std::vector<std::string
 
 Result<std::shared_ptr<Policy>> Policy::from_sources(std::vector<PolicySource> sources) {
   auto impl = std::make_unique<Impl>();
-  for (const PolicySource& source : sources)
-    if (Status status = impl->load(source.text, source.name); !status) return status.error();
+  for (const PolicySource& source : sources) {
+    const bool catalogue = source.name == "builtin:sinks.toml";
+    if (Status status = catalogue ? impl->load_catalogue(source.text, source.name) : impl->load(source.text, source.name);
+        !status)
+      return status.error();
+  }
   impl->sources = std::move(sources);
   impl->measure_keys();
-  const std::string& all = impl->all_text;
-  impl->fingerprint = detail::sha256_hex({reinterpret_cast<const std::uint8_t*>(all.data()), all.size()});
   return std::make_shared<Policy>(std::move(impl));
 }
 
-const std::string& Policy::fingerprint() const { return impl_->fingerprint; }
+const std::string& Policy::fingerprint() const {
+  std::call_once(impl_->fingerprint_once, [this] {
+    const std::string& all = impl_->all_text;
+    impl_->fingerprint = detail::sha256_hex({reinterpret_cast<const std::uint8_t*>(all.data()), all.size()});
+  });
+  return impl_->fingerprint;
+}
 
 std::pair<std::string, std::string> python3_name(std::string_view module, std::string_view name) {
   std::string new_module(module), new_name(name);
@@ -444,9 +544,8 @@ SymbolJudgement Policy::judge(std::string_view module, std::string_view name, Sy
   // A catalogued sink is judged by what it does, so only uses that run it count: a function passed around as a
   // value is what it was before (suspicious at least), one called, built or mutated is malicious. A trust policy
   // does not override this: trusting a library is trusting its data types, not its process launchers.
-  if (use != SymbolUse::reference && use != SymbolUse::persistent_id)
-    if (auto it = impl_->sinks.find(full); it != impl_->sinks.end())
-      return {Severity::malicious, "global.sink", it->second.reason, it->second.policy};
+  if (auto it = impl_->sinks.find(full); it != impl_->sinks.end() && (it->second.effects & bit(use)))
+    return {Severity::malicious, "global.sink", it->second.reason, it->second.policy};
   if (name.find('.') != std::string_view::npos) {
     for (std::size_t i = module_parts.size(); i < parts.size(); ++i)
       if (is_dunder(parts[i]))
