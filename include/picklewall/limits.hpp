@@ -38,6 +38,9 @@ namespace picklewall {
   /* Single-pass deflate tops out near 1032:1: this catches bombs of zeros, real pickles are 2-10:1. */          \
   X(max_decompression_ratio, std::uint64_t, 1000, count, "inflated bytes per compressed byte")                  \
   X(max_files, std::uint64_t, 10'000'000, count, "files visited by one directory walk")                         \
+  /* numpy refuses .npy headers over 10,000 characters, but not under allow_pickle=True, the one mode in which */ \
+  /* an object dtype runs code: longer headers are still evaluated, up to this. */                              \
+  X(max_npy_header_bytes, std::uint64_t, 1'000'000, bytes, "one .npy header, evaluated as a Python literal")   \
   /* A load gives every view and tied weight its own bytes: a few storages can name terabytes of views. */      \
   X(max_tensor_expansion, std::uint64_t, 16, count, "bytes of tensors a load may make per byte of its file")     \
   /* Names are built by joining keys down the object: deep nesting with long keys would make each name, and */  \

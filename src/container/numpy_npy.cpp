@@ -2,24 +2,152 @@
 
 #include <cstring>
 
+#include "container/numpy_dtype.hpp"
+#include "container/python_literal.hpp"
 #include "io/checked.hpp"
-#include "pickle/joblib_layout.hpp"
 
 namespace picklewall::detail {
 namespace {
 
-// numpy's reader refuses headers longer than this unless max_header_size is raised by the caller.
-constexpr std::uint64_t max_header_length = 10000;
+// numpy's reader refuses headers longer than this many characters unless allow_pickle=True lifts the cap.
+constexpr std::uint64_t numpy_header_cap = 10000;
 
-// True when a dtype string such as '|O', 'O', '<O8' or a field of a structured dtype names Python objects.
-bool names_object_dtype(std::string_view token) {
-  token = numpy_type_code(token);
-  return !token.empty() && token.front() == 'O' && token.find_first_not_of("O0123456789") == std::string_view::npos;
+// Python's strict UTF-8 decoder (3.0 headers): no overlong forms, no surrogates, nothing past U+10FFFF.
+bool decode_utf8(std::span<const std::uint8_t> bytes, std::u32string& out) {
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::uint8_t lead = bytes[i];
+    int extra;
+    char32_t code;
+    if (lead < 0x80) { out.push_back(lead); ++i; continue; }
+    if (lead >= 0xC2 && lead <= 0xDF) { extra = 1; code = lead & 0x1F; }
+    else if (lead >= 0xE0 && lead <= 0xEF) { extra = 2; code = lead & 0x0F; }
+    else if (lead >= 0xF0 && lead <= 0xF4) { extra = 3; code = lead & 0x07; }
+    else return false;
+    if (i + static_cast<std::size_t>(extra) >= bytes.size()) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const std::uint8_t next = bytes[i + static_cast<std::size_t>(k)];
+      if ((next & 0xC0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3F);
+    }
+    if ((extra == 2 && (code < 0x800 || (code >= 0xD800 && code <= 0xDFFF))) ||
+        (extra == 3 && (code < 0x10000 || code > 0x10FFFF)))
+      return false;
+    out.push_back(code);
+    i += static_cast<std::size_t>(extra) + 1;
+  }
+  return true;
+}
+
+void append_utf8(std::string& out, char32_t c) {
+  if (c < 0x80) {
+    out.push_back(static_cast<char>(c));
+  } else if (c < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else if (c < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+  }
+}
+
+// _read_array_header after the text is decoded: literal_eval (retried through _filter_header for 1.0 and
+// 2.0), a dict with exactly the three keys, a tuple of ints for shape, a bool for fortran_order, then the dtype.
+void judge_header(NpyHeader& header, const std::u32string& text) {
+  LiteralOptions options;
+  options.max_nodes = text.size() + 16;  // every value takes at least one character
+  auto literal = evaluate_python_literal(text, options);
+  if (!literal && literal.error().code == ErrorCode::malformed && header.major <= 2) {
+    options.drop_long_suffix = true;
+    literal = evaluate_python_literal(text, options);
+  }
+  if (!literal) {
+    header.refusal = "the header is " + literal.error().message;
+    return;
+  }
+  const Literal& value = literal.value();
+  header.inexact = value.inexact;
+  const LiteralNode& root = value.node(value.root);
+  if (root.kind != LiteralKind::dict) {
+    header.refusal = "the header is not a dict";
+    return;
+  }
+  // Later duplicates win, as in a dict display; the keys must be exactly numpy's three.
+  std::uint32_t descr = 0, order = 0, shape = 0;
+  bool seen_descr = false, seen_order = false, seen_shape = false;
+  for (std::size_t i = 0; i + 1 < root.children.size(); i += 2) {
+    const LiteralNode& key = value.node(root.children[i]);
+    const std::uint32_t item = root.children[i + 1];
+    if (key.kind == LiteralKind::string && literal_text_is(key.text, "descr")) { descr = item; seen_descr = true; }
+    else if (key.kind == LiteralKind::string && literal_text_is(key.text, "fortran_order")) { order = item; seen_order = true; }
+    else if (key.kind == LiteralKind::string && literal_text_is(key.text, "shape")) { shape = item; seen_shape = true; }
+    else {
+      header.refusal = "the header has a key other than descr, fortran_order and shape";
+      return;
+    }
+  }
+  if (!seen_descr || !seen_order || !seen_shape) {
+    header.refusal = "the header lacks one of descr, fortran_order and shape";
+    return;
+  }
+  const LiteralNode& shape_node = value.node(shape);
+  if (shape_node.kind != LiteralKind::tuple) {
+    header.refusal = "shape is not a tuple";
+    return;
+  }
+  for (std::uint32_t child : shape_node.children) {
+    const LiteralNode& dim = value.node(child);
+    if (dim.kind == LiteralKind::boolean) {  // bool is an int to isinstance
+      header.shape.push_back(dim.boolean ? 1 : 0);
+    } else if (dim.kind == LiteralKind::integer) {
+      // numpy.multiply.reduce(shape, dtype=int64) runs before the data is read; past int64 it raises.
+      if (dim.big) {
+        header.inexact = true;
+        header.inexact_why = "a dimension beyond 64 bits";
+      }
+      header.shape.push_back(dim.integer);
+    } else {
+      header.refusal = "shape is not a tuple of integers";
+      return;
+    }
+  }
+  const LiteralNode& order_node = value.node(order);
+  if (order_node.kind != LiteralKind::boolean) {
+    header.refusal = "fortran_order is not a bool";
+    return;
+  }
+  header.fortran_order = order_node.boolean;
+  const DtypeReading dtype = read_numpy_descr(value, descr);
+  if (dtype.refused) {
+    header.refusal = "descr is not a dtype numpy builds: " + dtype.why;
+    return;
+  }
+  header.has_object_dtype = dtype.object;
+  if (dtype.inexact) {
+    header.inexact = true;
+    header.inexact_why = dtype.why;
+  }
+  if (header.inexact && header.inexact_why.empty()) header.inexact_why = "a \\N{...} name outside the table of ASCII names";
+  const LiteralNode& descr_node = value.node(descr);
+  if (descr_node.kind == LiteralKind::string) {
+    header.descr_is_text = true;
+    for (char32_t c : descr_node.text) append_utf8(header.descr, c);
+  }
+  // A plain array with a negative dimension fails to read (numpy.ndarray or the size check); an object array
+  // does not care, its pickle is loaded first.
+  if (!header.has_object_dtype)
+    for (std::int64_t dim : header.shape)
+      if (dim < 0) header.refusal = "shape has a negative dimension";
 }
 
 }  // namespace
 
-Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes) {
+Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes, const Limits& limits) {
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0)
     return Error{ErrorCode::malformed, "not a .npy file"};
   NpyHeader header;
@@ -31,69 +159,48 @@ Result<NpyHeader> read_npy_header(std::span<const std::uint8_t> bytes) {
   else return Error{ErrorCode::malformed, ".npy format version " + std::to_string(header.major) + " is unknown"};
   if (!range_fits(length_offset, length_width, bytes.size())) return Error{ErrorCode::malformed, ".npy header truncated"};
   const std::uint64_t length = load_le(bytes.data() + length_offset, static_cast<int>(length_width));
-  if (length > max_header_length)
-    return Error{ErrorCode::limit_exceeded, ".npy header of " + std::to_string(length) + " bytes exceeds numpy's 10000-byte cap"};
+  if (length > limits.max_npy_header_bytes) {
+    header.refusal = ".npy header of " + std::to_string(length) + " bytes exceeds max_npy_header_bytes (" +
+                     std::to_string(limits.max_npy_header_bytes) + ")";
+    header.refusal_is_limit = true;
+  }
   auto text = checked_subspan(bytes, length_offset + length_width, length);
   if (!text) return Error{ErrorCode::malformed, ".npy header runs past the end of the file"};
-  header.header.assign(reinterpret_cast<const char*>(text->data()), text->size());
   header.data_offset = length_offset + length_width + length;
-  const auto descr = header.header.find("'descr'");
-  if (descr == std::string::npos) return Error{ErrorCode::malformed, ".npy header has no 'descr'"};
-  // Inspect every quoted token of the descr value (a string, or a list of fields for structured dtypes). The
-  // search starts after the key's closing quote, which a hostile header can share with the next key
-  // ("'descr'fortran_order'"): the value is never allowed to end before it begins.
-  const std::size_t value_start = descr + 7;
-  const auto value_end = header.header.find("'fortran_order'", value_start);
-  const auto shape_at = header.header.find("'shape'", value_start);
-  const std::size_t end = std::min(value_end == std::string::npos ? header.header.size() : value_end,
-                                   shape_at == std::string::npos ? header.header.size() : shape_at);
-  std::string_view value(header.header.data() + value_start, end - value_start);
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    if (value[i] != '\'' && value[i] != '"') continue;
-    const char quote = value[i];
-    const auto close = value.find(quote, i + 1);
-    if (close == std::string_view::npos) break;
-    if (names_object_dtype(value.substr(i + 1, close - i - 1))) header.has_object_dtype = true;
-    i = close;
+  if (header.refusal_is_limit) return header;
+  header.header.assign(reinterpret_cast<const char*>(text->data()), text->size());
+  if (header.minor != 0) {  // numpy knows (1, 0), (2, 0) and (3, 0) only
+    header.refusal = ".npy format version " + std::to_string(header.major) + "." + std::to_string(header.minor) +
+                     " is not one numpy reads";
+    return header;
   }
+  // 1.0 and 2.0 headers are latin-1 (every byte is a character), 3.0 headers UTF-8.
+  std::u32string decoded;
+  decoded.reserve(text->size());
+  if (header.major == 3) {
+    if (!decode_utf8(*text, decoded)) {
+      header.refusal = "the 3.0 header is not UTF-8";
+      return header;
+    }
+  } else {
+    for (std::uint8_t byte : *text) decoded.push_back(byte);
+  }
+  header.beyond_numpy_cap = decoded.size() > numpy_header_cap;
+  judge_header(header, decoded);
   return header;
 }
 
 Result<NpyArrayLayout> read_npy_layout(const NpyHeader& header) {
-  // The header is the repr of a dict: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
-  const std::string& text = header.header;
   auto fail = [&](const std::string& why) { return Error{ErrorCode::unsupported, ".npy header: " + why}; };
+  if (!header.refusal.empty()) return Error{ErrorCode::malformed, ".npy header: " + header.refusal};
+  if (header.inexact) return fail("a header not read exactly (" + header.inexact_why + ")");
+  if (!header.descr_is_text) return fail("a structured dtype (not one array type)");
   NpyArrayLayout layout;
-  const auto descr = text.find("'descr':");
-  if (descr == std::string::npos) return fail("no 'descr'");
-  const auto open = text.find_first_not_of(' ', descr + 8);
-  if (open == std::string::npos || text[open] != '\'') return fail("a structured dtype (not one array type)");
-  const auto close = text.find('\'', open + 1);
-  if (close == std::string::npos) return fail("unterminated 'descr'");
-  layout.descr = text.substr(open + 1, close - open - 1);
-  const auto order = text.find("'fortran_order':");
-  if (order == std::string::npos) return fail("no 'fortran_order'");
-  const auto order_value = text.find_first_not_of(' ', order + 16);
-  layout.fortran_order = order_value != std::string::npos && text.compare(order_value, 4, "True") == 0;
-  const auto shape = text.find("'shape':");
-  const auto shape_open = shape == std::string::npos ? std::string::npos : text.find('(', shape);
-  const auto shape_close = shape_open == std::string::npos ? std::string::npos : text.find(')', shape_open);
-  if (shape_close == std::string::npos) return fail("no 'shape' tuple");
-  std::uint64_t value = 0;
-  bool digits = false;
-  for (std::size_t i = shape_open + 1; i <= shape_close; ++i) {
-    const char c = text[i];
-    if (c >= '0' && c <= '9') {
-      if (value > (UINT64_MAX - 9) / 10) return fail("a dimension overflows");
-      value = value * 10 + static_cast<std::uint64_t>(c - '0');
-      digits = true;
-    } else if (c == ',' || c == ')') {
-      if (digits) layout.shape.push_back(value);
-      value = 0;
-      digits = false;
-    } else if (c != ' ' && c != 'L') {
-      return fail("shape is not a tuple of integers");
-    }
+  layout.descr = header.descr;
+  layout.fortran_order = header.fortran_order;
+  for (std::int64_t dim : header.shape) {
+    if (dim < 0) return fail("a negative dimension");
+    layout.shape.push_back(static_cast<std::uint64_t>(dim));
   }
   return layout;
 }

@@ -139,9 +139,11 @@ Status add_pickled_arrays(ModelTensors& model, std::span<const std::uint8_t> str
 }
 
 // One .npy (a member of an .npz, or a file): one tensor.
-Status add_npy(ModelTensors& model, const std::string& name, std::span<const std::uint8_t> npy) {
-  auto header = read_npy_header(npy);
+Status add_npy(ModelTensors& model, const std::string& name, std::span<const std::uint8_t> npy,
+               const Limits& limits) {
+  auto header = read_npy_header(npy, limits);
   if (!header) return Error{header.error().code, name + ": " + header.error().message};
+  if (!header.value().refusal.empty()) return Error{ErrorCode::malformed, name + ": " + header.value().refusal};
   if (header.value().has_object_dtype) {
     model.built.skipped.push_back(name + ": an object array (its items are a pickle), not converted");
     return Ok{};
@@ -178,7 +180,7 @@ bool is_compressed_stream(const std::string& format) {
 Status add_tensors(ModelTensors& model, const std::string& format, const std::string& stem,
                    const ModelTensorOptions& options, const Budget& budget) {
   const auto bytes = model.bytes();
-  if (format == "numpy") return add_npy(model, stem, bytes);
+  if (format == "numpy") return add_npy(model, stem, bytes, options.limits);
   if (format == "joblib") return add_pickled_arrays(model, bytes, true, options, budget);
   if (is_compressed_stream(format)) {
     // A compressed pickle or joblib file: decompressed in memory, within the Limits budgets.
@@ -201,7 +203,7 @@ Status add_tensors(ModelTensors& model, const std::string& format, const std::st
       model.buffers().emplace_back();
       auto member = read_zip_entry(bytes, entry, options.limits, budget, model.buffers().back());
       if (!member) return member.error();
-      if (Status added = add_npy(model, entry.name.substr(0, entry.name.size() - 4), member.value()); !added)
+      if (Status added = add_npy(model, entry.name.substr(0, entry.name.size() - 4), member.value(), options.limits); !added)
         return added;
     }
     return Ok{};

@@ -300,15 +300,36 @@ class FileScan {
   }
 
   std::string scan_npy(const WorkItem& item) {
-    auto header = detail::read_npy_header(item.bytes);
-    if (!header) {
+    auto read = detail::read_npy_header(item.bytes, options_.limits);
+    if (!read) {
       add("numpy.malformed-header", Severity::suspicious, item.member, 0,
-          "starts like a .npy file but its header cannot be read: " + header.error().message);
+          "starts like a .npy file but its header cannot be read: " + read.error().message);
       return "numpy";
     }
-    if (!header.value().has_object_dtype) return "numpy";
+    const detail::NpyHeader& header = read.value();
+    const std::uint64_t offset = header.data_offset;
+    if (!header.refusal.empty()) {
+      if (header.refusal_is_limit)
+        add("limit.max_npy_header_bytes", Severity::suspicious, item.member, 0, header.refusal);
+      else
+        add("numpy.malformed-header", Severity::suspicious, item.member, 0,
+            "numpy.load refuses this header: " + header.refusal);
+      // Another numpy or Python release may read the header otherwise: a pickle after it is judged all the same.
+      if (offset + 1 < item.bytes.size() && item.bytes[offset] == 0x80 && item.bytes[offset + 1] >= 2 &&
+          item.bytes[offset + 1] <= 5)
+        analyze(detail::read_pickle_stream(item.bytes, offset, options_.limits, budget_), item.bytes, item.member, {});
+      return "numpy";
+    }
+    if (header.beyond_numpy_cap)
+      add("numpy.long-header", Severity::suspicious, item.member, 0,
+          "the header is longer than the 10,000 characters numpy.load accepts, except under allow_pickle=True "
+          "(the mode that also unpickles object arrays); numpy's writer never makes one");
+    if (header.inexact)
+      add("numpy.inexact-header", Severity::suspicious, item.member, 0,
+          "the header uses a form whose dtype is not worked out exactly as numpy would (" + header.inexact_why +
+              "); its data is scanned as a pickle whenever it could be one");
+    if (!header.has_object_dtype) return "numpy";
     // numpy.load(allow_pickle=True) unpickles everything after the header.
-    const std::uint64_t offset = header.value().data_offset;
     auto stream = detail::read_pickle_stream(item.bytes, offset, options_.limits, budget_);
     add("numpy.object-array", Severity::info, item.member, offset,
         "object array: its data is a pickle that numpy.load(allow_pickle=True) runs; it was scanned");
