@@ -148,31 +148,76 @@ class Collector {
     return false;
   }
 
-  // State a BUILD (or a helper's `state` argument) applies to `target`: a dict, or (dict, slots) as CPython's
-  // load_build reads it. Dunder attributes, a framework's methods and its hook tables are code; attributes the
-  // unpickler calls later (extend, append, add, __setstate__) are remembered for the opcode that calls them.
+  // The (key, value) pairs of a mapping the load builds: a dict literal, or a dict / OrderedDict made by a call
+  // (from a list of pairs, and from the SETITEMs it received). Anything else holds no pairs the analysis can read.
+  void mapping_entries(Value mapping, std::vector<std::pair<Value, Value>>& out) const {
+    const Node* node = node_of(mapping);
+    if (node == nullptr) return;
+    const auto pairs_of = [&](const std::vector<Value>& items) {
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2) out.emplace_back(items[i], items[i + 1]);
+    };
+    if (node->kind == NodeKind::dict) {
+      pairs_of(graph_.children(node->index));
+      return;
+    }
+    if (node->kind != NodeKind::call || !is_data_call(mapping)) return;
+    const CallRecord& call = graph_.call(node->index);
+    if (const std::vector<Value>* items = arguments(call); items != nullptr && !items->empty()) {
+      if (const Node* source = node_of(items->front()); source != nullptr) {
+        if (source->kind == NodeKind::dict) pairs_of(graph_.children(source->index));
+        if (source->kind == NodeKind::list || source->kind == NodeKind::tuple)
+          for (Value pair : graph_.children(source->index))
+            if (const Node* two = node_of(pair); two != nullptr && (two->kind == NodeKind::tuple || two->kind == NodeKind::list))
+              if (const auto& kv = graph_.children(two->index); kv.size() == 2) out.emplace_back(kv[0], kv[1]);
+      }
+    }
+    if (auto effects = filled_.find(mapping.node); effects != filled_.end())
+      for (Value items : effects->second)
+        if (const Node* tuple = node_of(items); tuple != nullptr && tuple->kind == NodeKind::tuple)
+          pairs_of(graph_.children(tuple->index));
+  }
+
+  // A key's text: a str constant, or str(...) / a data call of a str constant (a key built at load time to hide).
+  std::optional<std::string_view> key_text(Value key) const {
+    if (auto text = graph_.text_of(key)) return text;
+    const Node* node = node_of(key);
+    if (node == nullptr || node->kind != NodeKind::call || !is_data_call(key)) return std::nullopt;
+    const std::vector<Value>* items = arguments(graph_.call(node->index));
+    if (items == nullptr || items->size() != 1) return std::nullopt;
+    return graph_.text_of(items->front());
+  }
+
+  // State a BUILD (or a helper's `state` argument) applies to `target`: a mapping, or (mapping, slots) as CPython's
+  // load_build reads it, and a `__dict__` in the slots replaces the instance dict wholesale. Dunder attributes, a
+  // framework's methods and its hook tables are code; attributes the unpickler calls later (extend, append, add,
+  // __setstate__) are remembered for the opcode that calls them.
   void check_state(Value state, Value target, std::uint64_t offset, const std::string& how) {
-    Value parts[2] = {state, Value()};
+    std::vector<Value> parts{state};
     if (const Node* node = node_of(state); node != nullptr && node->kind == NodeKind::tuple) {
       const auto& items = graph_.children(node->index);
       if (items.size() != 2) return;
-      parts[0] = items[0];
-      parts[1] = items[1];
+      parts = {items[0], items[1]};
     }
     const StateRules& rules = policy_.state_rules();
     const std::string object = value_text(graph_, target, 80);
-    for (Value part : parts) {
-      const Node* dict = node_of(part);
-      if (dict == nullptr || dict->kind != NodeKind::dict) continue;
-      const auto& items = graph_.children(dict->index);
-      for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
-        const std::optional<std::string_view> key = graph_.text_of(items[i]);
-        const Value value = items[i + 1];
-        if (!key || !value.is_node()) continue;
+    std::vector<std::pair<Value, Value>> entries;
+    for (std::size_t part = 0; part < parts.size() && part < 8; ++part) {
+      entries.clear();
+      mapping_entries(parts[part], entries);
+      for (const auto& [key_value, value] : entries) {
+        if (!value.is_node()) continue;
+        const std::optional<std::string_view> key = key_text(key_value);
+        if (!key) {
+          // A key the analysis cannot read: it may name any attribute, the ones the unpickler calls included.
+          attributes_[target.node]["*"] = value;
+          continue;
+        }
         const std::string name(*key);
         const std::string shown = value_text(graph_, value, 100);
         if (listed(rules.unpickler_calls, name) || name == "__setstate__") attributes_[target.node][name] = value;
-        if (name == "__class__") {
+        if (name == "__dict__") {
+          parts.push_back(value);  // slot state's __dict__ becomes the instance dict: judge what it holds
+        } else if (name == "__class__") {
           mark_as_called(value, offset);
           add("state.class-assignment", Severity::malicious, offset, symbol_of(value),
               how + " sets __class__ of " + object + " to " + shown + ": the object becomes an instance of that "
@@ -212,9 +257,19 @@ class Collector {
   // What an allowlisted callable does with its arguments (load_effects.toml), followed as if written out.
   void apply_passes(const CallRecord& call, Value result, std::uint64_t offset) {
     const ArgumentEffects* passes = passes_of(call.callee);
-    const std::vector<Value>* items = arguments(call);
-    if (passes == nullptr || items == nullptr) return;
+    if (passes == nullptr) return;
     const std::string callee = symbol_of(call.callee);
+    const std::vector<Value>* items = arguments(call);
+    if (items == nullptr) {
+      // Real writers hand these helpers a literal tuple. Arguments built at load time (tuple(list), a call
+      // result) cannot be read position by position, and the helper calls or keeps what it is given.
+      if (!passes->calls.empty() || !passes->calls_method.empty() || !passes->state.empty() || !passes->hooks.empty())
+        add("call.opaque-arguments", Severity::malicious, offset, callee,
+            callee + " is called with arguments built at load time (" + value_text(graph_, call.args, 100) +
+                "), and it calls, applies or keeps what it is given (" + passes->reason + "); real writers pass a "
+                "literal tuple, so what it would call cannot be read");
+      return;
+    }
     const auto argument = [&](int position) -> std::optional<Value> {
       if (static_cast<std::size_t>(position) >= items->size()) return std::nullopt;
       return (*items)[static_cast<std::size_t>(position)];
@@ -334,8 +389,8 @@ class Collector {
   void call_remembered(const Effect& effect, const char* attribute, const char* why) {
     auto object = attributes_.find(effect.target.node);
     if (object == attributes_.end()) return;
-    auto it = object->second.find(attribute);
-    if (it != object->second.end()) called(it->second, effect.offset, why);
+    for (const char* name : {attribute, "*"})
+      if (auto it = object->second.find(name); it != object->second.end()) called(it->second, effect.offset, why);
   }
 
   // BUILD state items that the built object calls (functools.partial's function, set again by __setstate__).

@@ -183,12 +183,16 @@ class Machine {
         return fail_limit("max_nesting_depth", "containers nested deeper than " + std::to_string(limits_.max_nesting_depth));
     }
     if (node.kind == NodeKind::dict) return append_pairs(container, from, to);
+    // Scan mode keeps the objects a list or set holds (not its scalars): a hook table built as dict(list of
+    // pairs) is judged by what the list holds.
     std::vector<Value>* kids = graph().kept_children(container);
-    if (kids == nullptr) return true;
+    const bool objects_only = kids == nullptr;
     for (std::size_t i = from; i < to; ++i) {
       // Not kept: scalars past the per-container cap, anything past the graph-wide budget. None of them can call
       // or import anything.
       if (container_items_ >= limits_.max_container_items) break;
+      if (objects_only && !stack_[i].is_node()) continue;
+      if (kids == nullptr) kids = &graph().start_children(container);
       if (!stack_[i].is_node() && kids->size() >= scalars_kept_per_container) continue;
       ++container_items_;
       kids->push_back(stack_[i]);
@@ -288,22 +292,16 @@ class Machine {
       if (!append_children(items, from, stack_.size())) return false;
       add_effect(EffectKind::mutate, target, Value::make_node(items));
     } else {
-      // The objects among the items (the functions put into a hook table), as one value: the object when there
-      // is one, a tuple of them when there are more, else the first item.
-      std::size_t objects = 0, first = stack_.size();
-      for (std::size_t i = from; i < stack_.size(); ++i)
-        if (stack_[i].is_node() && objects++ == 0) first = i;
-      if (objects <= 1) {
-        add_effect(EffectKind::mutate, target, first < stack_.size() ? stack_[first] : (from < stack_.size() ? stack_[from] : Value()));
+      // Items that hold an object are kept as a tuple of all of them, keys included (SETITEMS into an
+      // OrderedDict used as BUILD state or a hook table is judged pair by pair); scalars alone are not kept.
+      bool objects = false;
+      for (std::size_t i = from; i < stack_.size(); ++i) objects = objects || stack_[i].is_node();
+      if (!objects) {
+        add_effect(EffectKind::mutate, target, from < stack_.size() ? stack_[from] : Value());
       } else {
         NodeId items;
         if (!new_node(NodeKind::tuple, new_container(NodeKind::tuple), items)) return false;
-        std::vector<Value>& kept = graph().start_children(graph().node(items).index);
-        for (std::size_t i = first; i < stack_.size() && container_items_ < limits_.max_container_items; ++i)
-          if (stack_[i].is_node()) {
-            ++container_items_;
-            kept.push_back(stack_[i]);
-          }
+        if (!append_children(items, from, stack_.size())) return false;
         add_effect(EffectKind::mutate, target, Value::make_node(items));
       }
     }
