@@ -42,8 +42,8 @@ Result<NumpyDtypeFacts> numpy_dtype_facts(const ObjectGraph& graph, Value dtype)
   if (!descr) return bad("numpy.dtype call without a type string");
   NumpyDtypeFacts facts;
   facts.descr = std::string(*descr);
-  for (const Effect& effect : graph.effects()) {
-    if (effect.kind != EffectKind::build || !effect.target.is_node() || effect.target.node != dtype.node) continue;
+  for (std::uint32_t index : graph.builds_on(dtype.node)) {
+    const Effect& effect = graph.effects()[index];
     const auto* state = container_items(graph, effect.argument, NodeKind::tuple);
     if (state != nullptr && state->size() >= 6 && (*state)[5].kind == ValueKind::integer) facts.elsize = (*state)[5].integer;
     if (state != nullptr && state->size() >= 5) facts.fields = (*state)[4];

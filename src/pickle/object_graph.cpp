@@ -50,6 +50,17 @@ const std::vector<Value>& ObjectGraph::children(std::uint32_t container) const {
   return index == no_children ? none : children_[index];
 }
 
+const std::vector<std::uint32_t>& ObjectGraph::builds_on(NodeId node) const {
+  for (; builds_indexed_ < effects_.size(); ++builds_indexed_) {
+    const Effect& effect = effects_[builds_indexed_];
+    if (effect.kind == EffectKind::build && effect.target.is_node())
+      builds_index_[effect.target.node].push_back(static_cast<std::uint32_t>(builds_indexed_));
+  }
+  static const std::vector<std::uint32_t> none;
+  auto it = builds_index_.find(node);
+  return it == builds_index_.end() ? none : it->second;
+}
+
 std::vector<Value>& ObjectGraph::start_children(std::uint32_t container) {
   std::uint32_t& index = containers_[container].children;
   if (index == no_children) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "io/big_array_allocator.hpp"
@@ -174,6 +175,9 @@ class ObjectGraph {
 
   std::vector<Effect>& effects() { return effects_; }
   const std::vector<Effect>& effects() const { return effects_; }
+  // Indices into effects() of the BUILDs on `node`, in stream order. Indexed on use and extended as effects are
+  // added (they only ever are): convert asks once per array, and a scan of all effects each time was n^2.
+  const std::vector<std::uint32_t>& builds_on(NodeId node) const;
 
   // The global node behind a value, following nothing: only direct global nodes count.
   const GlobalRef* as_global(Value value) const;
@@ -200,6 +204,8 @@ class ObjectGraph {
   std::vector<CallRecord> calls_;
   std::vector<Value> values_;
   std::vector<Effect> effects_;
+  mutable std::unordered_map<NodeId, std::vector<std::uint32_t>> builds_index_;
+  mutable std::size_t builds_indexed_ = 0;  // effects looked at so far
   GraphDetail detail_ = GraphDetail::full;
 };
 
