@@ -85,6 +85,33 @@ void analyze_pickle(const PickleProgram& program, const AnalysisContext& context
   for (const PickleProgram& nested : program.nested)
     analyze_pickle(nested, context, (member.empty() ? "" : member + " ") + "[object array pickle]", depth,
                    findings, embedded);
+  // The same bytes read as another loader reads them: judged in full, and the disagreement is itself a finding.
+  for (const PickleProgram& other : program.other_readings) {
+    const bool file = other.reading == Reading::file;
+    std::string message =
+        file ? "an instruction at offset " + std::to_string(other.first_drop_offset) + " reads past the end of its "
+                   "frame: torch.load (and pickle.load from any file without peek) drops the " +
+                   std::to_string(other.dropped_bytes) + " byte(s) left in the frame and reads different "
+                   "instructions from there than pickle.loads does. No pickle writer does this; it exists to show "
+                   "a scanner one program and the loader another. Both readings are judged"
+             : "pickle.py (joblib.load, pickle._loads) reads this pickle differently from _pickle.c (" +
+                   (program.failure ? program.failure->message
+                                    : std::string("array bytes read while a frame still holds instructions")) +
+                   "); both readings are judged";
+    findings.push_back(Finding{"pickle.reading-divergence", file ? Severity::malicious : Severity::suspicious,
+                               std::move(message), member, file ? other.first_drop_offset : program.end, {}});
+    analyze_pickle(other, context,
+                   (member.empty() ? "" : member + " ") +
+                       (file ? "[as torch.load reads it]" : "[as pickle.py and joblib read it]"),
+                   depth, findings, embedded);
+  }
+  if (program.odd_joblib_padding > 0) {
+    findings.push_back(Finding{
+        "structure.joblib-padding", Severity::suspicious,
+        std::to_string(program.odd_joblib_padding) + " joblib array padding(s) joblib never writes (it writes 1-16 "
+            "bytes of 0xFF before aligned array data, and reads any length byte and skips that many bytes)",
+        member, program.first_odd_joblib_padding_offset, {}});
+  }
   const Policy& policy = context.policy;
   const ObjectGraph& graph = program.graph;
   const std::vector<GlobalUse> uses = uses_by_name(graph, collect_symbol_uses(program, context.policy, member, findings));
@@ -219,6 +246,7 @@ void list_globals(const PickleStream& stream, std::vector<std::string>& globals)
     pending.pop_back();
     for (std::size_t i = 0; i < program->graph.global_count(); ++i) globals.push_back(program->graph.global(i).qualified());
     for (const PickleProgram& nested : program->nested) pending.push_back(&nested);
+    for (const PickleProgram& other : program->other_readings) pending.push_back(&other);
   }
 }
 

@@ -87,4 +87,85 @@ LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, co
   return check;
 }
 
+TorchTarRecordRead read_torch_tar_record(std::span<const std::uint8_t> bytes, TorchTarRecord record,
+                                         const Limits& limits, const Budget& budget, MachineOptions options) {
+  TorchTarRecordRead read;
+  std::uint64_t at = 0;
+  auto stop = [&](std::uint64_t offset, std::string text) -> TorchTarRecordRead {
+    read.problem = std::move(text);
+    read.problem_offset = offset;
+    return std::move(read);
+  };
+  // One pickle.load at `at`: false when it does not reach STOP. torch reads on where its unbuffered file
+  // reading ended, which is the memory reading's end unless the readings disagree (reported either way).
+  auto load_one = [&]() -> bool {
+    if (read.stream.pickles.size() >= limits.max_pickles_per_stream) {
+      read.stream.pickle_limit_reached = true;
+      return false;
+    }
+    PickleStream one = read_pickle_stream(bytes, at, limits, budget, 1, options);
+    if (one.pickles.empty()) return false;
+    PickleProgram& program = one.pickles.front();
+    options.memory_in_use += program.memory_bytes;
+    const bool stopped = program.stopped;
+    std::uint64_t end = program.end;
+    for (const PickleProgram& other : program.other_readings)
+      if (other.reading == Reading::file && other.stopped) end = other.end;
+    read.stream.pickles.push_back(std::move(program));
+    if (!stopped) return false;
+    at = end;
+    return true;
+  };
+  auto count_of = [&](const char* what, std::uint64_t& count) -> bool {
+    const auto& root = read.stream.pickles.back().root;
+    if (!root || root->kind != ValueKind::integer || root->integer < 0 ||
+        static_cast<std::uint64_t>(root->integer) > bytes.size()) {
+      read.problem = std::string("the ") + what + " count is not a small non-negative integer";
+      read.problem_offset = read.stream.pickles.back().start;
+      return false;
+    }
+    count = static_cast<std::uint64_t>(root->integer);
+    return true;
+  };
+
+  const std::uint64_t first = at;
+  if (!load_one()) return stop(first, "the first pickle (the count) does not load");
+  std::uint64_t count = 0;
+  if (!count_of(record == TorchTarRecord::storages ? "storage" : "tensor", count)) return read;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t entry = at;
+    if (!load_one()) return stop(entry, "entry " + std::to_string(i + 1) + "'s pickle does not load");
+    const PickleProgram& args = read.stream.pickles.back();
+    if (record == TorchTarRecord::storages) {
+      // (key, location, storage_type): storage_type._dtype gives the element size of the raw bytes.
+      const GlobalRef* type = nullptr;
+      if (args.root && args.root->is_node() && args.graph.node(args.root->node).kind == NodeKind::tuple) {
+        const auto& fields = args.graph.children(args.graph.node(args.root->node).index);
+        if (fields.size() == 3) type = args.graph.as_global(fields[2]);
+      }
+      const std::uint64_t size = type != nullptr ? element_size(type->name) : 0;
+      if (size == 0) return stop(at, "storage " + std::to_string(i + 1) + " does not name a torch storage type");
+      if (!range_fits(at, 8, bytes.size())) return stop(at, "storage " + std::to_string(i + 1) + " ends early");
+      const auto length = checked_mul(load_le(bytes.data() + at, 8), size);
+      if (!length || !range_fits(at + 8, *length, bytes.size()))
+        return stop(at, "storage " + std::to_string(i + 1) + " runs past the end of the record");
+      at += 8 + *length;
+    } else {
+      if (!range_fits(at, 8, bytes.size())) return stop(at, "tensor " + std::to_string(i + 1) + " ends early");
+      const std::uint32_t ndim = static_cast<std::uint32_t>(load_le(bytes.data() + at, 4));
+      const std::uint64_t length = 8 + 16ull * ndim + 8;
+      if (ndim > 64 || !range_fits(at, length, bytes.size()))
+        return stop(at, "tensor " + std::to_string(i + 1) + "'s shape is not one torch reads");
+      at += length;
+    }
+  }
+  if (record == TorchTarRecord::storages) {
+    const std::uint64_t views = at;
+    if (!load_one()) return stop(views, "the storage views pickle does not load");
+  }
+  if (at != bytes.size())
+    return stop(at, std::to_string(bytes.size() - at) + " byte(s) after what torch reads");
+  return read;
+}
+
 }  // namespace picklewall::detail

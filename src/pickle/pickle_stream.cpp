@@ -20,6 +20,31 @@ bool is_module_name(std::string_view text) {
   return !at_start;
 }
 
+// Whether the other reading decoded the bytes into a different program than the memory reading did.
+bool reads_differently(const PickleProgram& memory, const PickleProgram& other) {
+  if (other.reading == Reading::file) return other.dropped_bytes > 0;
+  return other.end != memory.end || other.stopped != memory.stopped || other.opcode_count != memory.opcode_count ||
+         other.graph.effects().size() != memory.graph.effects().size() ||
+         other.joblib_arrays.size() != memory.joblib_arrays.size();
+}
+
+// Runs the pickle at `start` again under each reading the memory reading says could see other instructions,
+// keeping the ones that do: a loader using that reading runs what they hold.
+void add_other_readings(PickleProgram& program, std::span<const std::uint8_t> input, std::uint64_t start,
+                        const Limits& limits, const Budget& budget, MachineOptions options) {
+  for (Reading reading : {Reading::file, Reading::python}) {
+    const bool may_differ = reading == Reading::file ? program.file_may_differ : program.python_may_differ;
+    if (!may_differ) continue;
+    options.reading = reading;
+    options.memory_in_use += program.memory_bytes;
+    PickleProgram other = run_pickle(input, start, limits, budget, options);
+    if (reads_differently(program, other)) {
+      program.memory_bytes += other.memory_bytes;
+      program.other_readings.push_back(std::move(other));
+    }
+  }
+}
+
 }  // namespace
 
 bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_t> input) {
@@ -61,6 +86,8 @@ PickleStream read_pickle_stream(std::span<const std::uint8_t> input, std::uint64
       break;
     }
     PickleProgram program = run_pickle(input, position, limits, budget, options);
+    if (options.reading == Reading::memory && (program.file_may_differ || program.python_may_differ))
+      add_other_readings(program, input, position, limits, budget, options);
     options.memory_in_use += program.memory_bytes;
     // After the first pickle, bytes that do not decode as one are trailing data, not another pickle.
     if (!stream.pickles.empty() && !looks_like_pickle(program, input)) break;

@@ -24,7 +24,7 @@ class Machine {
  public:
   Machine(std::span<const std::uint8_t> input, std::uint64_t start, const Limits& limits,
           const Budget& budget, MachineOptions options)
-      : decoder_(input, start, limits.max_line_bytes), limits_(limits), budget_(budget), options_(options),
+      : decoder_(input, start, limits.max_line_bytes, options.reading), limits_(limits), budget_(budget), options_(options),
         released_up_to_(start) {
     program_.start = start;
     program_.graph.set_detail(options.detail);
@@ -72,7 +72,12 @@ class Machine {
       if (program_.stopped) break;
     }
     if (!program_.stopped && !program_.failure) fail(ErrorCode::malformed, "no STOP opcode", decoder_.position());
-    program_.end = program_.stopped ? decoder_.position() : program_.failure->offset;
+    program_.end = program_.stopped ? decoder_.consumed_position() : program_.failure->offset;
+    program_.reading = options_.reading;
+    program_.file_may_differ = decoder_.file_may_differ();
+    program_.python_may_differ = decoder_.python_may_differ();
+    program_.dropped_bytes = decoder_.dropped_bytes();
+    program_.first_drop_offset = decoder_.first_drop_offset();
     program_.memory_bytes = memory_in_use() - options_.memory_in_use;
     return std::move(program_);
   }
@@ -424,6 +429,9 @@ class Machine {
     const std::uint64_t at = decoder_.position();
     constexpr std::uint64_t longest_fixed_argument = 9;  // BINFLOAT
     if (at >= input.size() || input.size() - at <= longest_fixed_argument) return Fast::not_taken;
+    // Under the file and python readings an instruction near a frame's end is read differently: decode it.
+    constexpr std::uint64_t longest_fast_instruction = 2 + 255;
+    if (options_.reading != Reading::memory && !decoder_.contiguous(longest_fast_instruction)) return Fast::not_taken;
     const std::uint8_t* p = input.data() + at;
     const auto opcode = static_cast<Opcode>(p[0]);
     std::uint64_t width = 1;
@@ -467,7 +475,7 @@ class Machine {
       case Opcode::SETITEMS: ok = mutate_marked(NodeKind::dict); break;
       default: return Fast::not_taken;
     }
-    decoder_.seek(at + width);
+    decoder_.advance(width);
     ++program_.opcode_count;
     return ok ? Fast::done : Fast::failed;
   }
@@ -658,28 +666,30 @@ class Machine {
     auto layout = joblib_array_layout(program_.graph, state);
     if (!layout) return fail_at("joblib array wrapper state is not one joblib writes: " + layout.error().message);
     if (layout.value().has_object) {
-      PickleProgram nested = run_pickle(decoder_.input(), decoder_.position(), limits_, budget_,
-                                        MachineOptions{options_.detail, false, memory_in_use(),
-                                                       options_.release_consumed_input});
+      // joblib reads an object array's own pickle from the file, with a fresh pickle.py unpickler.
+      MachineOptions nested_options{options_.detail, false, memory_in_use(), options_.release_consumed_input};
+      nested_options.reading = options_.reading;
+      PickleProgram nested = run_pickle(decoder_.input(), decoder_.raw_position(), limits_, budget_, nested_options);
       const bool stopped = nested.stopped;
       const std::uint64_t end = nested.end;
       program_.nested.push_back(std::move(nested));
       if (!stopped) return fail_at("the object array's pickle cannot be read");
-      decoder_.seek(end);
+      decoder_.set_raw_position(end);
       return true;
     }
     if (layout.value().aligned) {
+      // joblib reads one length byte and skips that many bytes, whatever they hold; it writes 1-16 bytes of 0xFF.
       const auto input = decoder_.input();
-      const std::uint64_t at = decoder_.position();
+      const std::uint64_t at = decoder_.raw_position();
       if (at >= input.size()) return fail_at("joblib array padding byte missing");
       const std::uint64_t padding = input[at];
-      if (padding < 1 || padding > 16 || !decoder_.skip(1 + padding))
-        return fail_at("joblib array padding length " + std::to_string(padding) + " is not 1-16 or runs past the end");
-      for (std::uint64_t i = 1; i <= padding; ++i)
-        if (input[at + i] != 0xFF) return fail_at("joblib array padding holds bytes other than 0xFF");
+      if (!decoder_.skip_raw(1 + padding)) return fail_at("joblib array padding runs past the end");
+      bool as_written = padding >= 1 && padding <= 16;
+      for (std::uint64_t i = 1; i <= padding && as_written; ++i) as_written = input[at + i] == 0xFF;
+      if (!as_written && program_.odd_joblib_padding++ == 0) program_.first_odd_joblib_padding_offset = at;
     }
-    const std::uint64_t data_at = decoder_.position();
-    if (!decoder_.skip(layout.value().bytes))
+    const std::uint64_t data_at = decoder_.raw_position();
+    if (!decoder_.skip_raw(layout.value().bytes))
       return fail_at("joblib array data (" + std::to_string(layout.value().bytes) + " bytes) runs past the end");
     program_.joblib_arrays.push_back({wrapper.node, data_at, layout.value().bytes});
     return true;

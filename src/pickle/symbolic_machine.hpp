@@ -10,6 +10,7 @@
 #include "io/budget.hpp"
 #include "picklewall/limits.hpp"
 #include "picklewall/result.hpp"
+#include "pickle/decoder.hpp"
 #include "pickle/object_graph.hpp"
 
 namespace picklewall::detail {
@@ -56,6 +57,19 @@ struct PickleProgram {
     std::uint64_t length;
   };
   std::vector<JoblibArrayData> joblib_arrays;
+  // joblib: array padding joblib reads but never writes (a length other than 1-16, or bytes other than 0xFF).
+  std::uint64_t odd_joblib_padding = 0;
+  std::uint64_t first_odd_joblib_padding_offset = 0;
+
+  // How this program was read (see Reading), and what the decoder noticed that another reading may see
+  // differently (memory reading only).
+  Reading reading = Reading::memory;
+  bool file_may_differ = false;
+  bool python_may_differ = false;
+  std::uint64_t dropped_bytes = 0;       // file reading: frame bytes an instruction's read dropped
+  std::uint64_t first_drop_offset = 0;
+  // The same bytes under the other readings where they decode differently (read_pickle_stream fills this).
+  std::vector<PickleProgram> other_readings;
 };
 
 struct MachineOptions {
@@ -73,6 +87,7 @@ struct MachineOptions {
   bool release_consumed_input = false;
   // Read as plain pickle.loads does, with no persistent_load: a persistent id (PERSID, BINPERSID) raises there.
   bool persistent_load_fails = false;
+  Reading reading = Reading::memory;
 };
 
 // Runs from `start` until STOP, an error, or a limit. `budget` is the whole file's (read every 4096 opcodes).

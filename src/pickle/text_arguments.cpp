@@ -295,6 +295,69 @@ std::optional<std::string> decode_raw_unicode_escape(std::string_view text) {
   return out;
 }
 
+std::optional<IntegerValue> parse_python_int_line(std::string_view line) {
+  if (line == "00\n" || line == "01\n") return IntegerValue{true, line[1] == '1', true};
+  return python_int(line, 0);  // the newline is trailing whitespace to int()
+}
+
+std::optional<IntegerValue> parse_python_long_line(std::string_view line) {
+  if (line.empty()) return std::nullopt;
+  std::string_view text = line.substr(0, line.size() - 1);
+  if (!text.empty() && text.back() == 'L') text.remove_suffix(1);
+  return python_int(text, 0);
+}
+
+std::optional<IntegerValue> parse_python_decimal_line(std::string_view line) {
+  if (line.empty()) return std::nullopt;
+  return python_int(line.substr(0, line.size() - 1), 10);
+}
+
+std::optional<double> parse_python_float_line(std::string_view line) {
+  if (line.empty()) return std::nullopt;
+  std::string_view text = line.substr(0, line.size() - 1);
+  // _Py_string_to_number_with_underscores: an underscore only between two digits; no NUL anywhere.
+  std::string plain;
+  plain.reserve(text.size());
+  char previous = '\0';
+  for (char c : text) {
+    if (c == '\0') return std::nullopt;
+    const bool digit = c >= '0' && c <= '9';
+    if (c == '_') {
+      if (!(previous >= '0' && previous <= '9')) return std::nullopt;
+    } else {
+      if (previous == '_' && !digit) return std::nullopt;
+      plain.push_back(c);
+    }
+    previous = c;
+  }
+  if (previous == '_') return std::nullopt;
+  // float_from_string_inner: ASCII whitespace either side, then PyOS_string_to_double must use every byte.
+  std::string_view number = plain;
+  while (!number.empty() && is_c_space(number.front())) number.remove_prefix(1);
+  while (!number.empty() && is_c_space(number.back())) number.remove_suffix(1);
+  if (number.empty()) return std::nullopt;
+  std::string with_newline(number);
+  with_newline.push_back('\n');
+  auto strict = parse_float_line(with_newline);
+  if (strict) return strict;
+  // The one spelling parse_float_line refuses that float() takes: a finite-looking number that overflows.
+  std::size_t i = 0;
+  if (number[i] == '+' || number[i] == '-') ++i;
+  std::size_t digits = 0;
+  while (i < number.size() && number[i] >= '0' && number[i] <= '9') ++i, ++digits;
+  if (i < number.size() && number[i] == '.') {
+    ++i;
+    while (i < number.size() && number[i] >= '0' && number[i] <= '9') ++i, ++digits;
+  }
+  if (digits == 0 || i >= number.size() || (number[i] != 'e' && number[i] != 'E')) return std::nullopt;
+  ++i;
+  if (i < number.size() && (number[i] == '+' || number[i] == '-')) ++i;
+  std::size_t exponent_digits = 0;
+  while (i < number.size() && number[i] >= '0' && number[i] <= '9') ++i, ++exponent_digits;
+  if (exponent_digits == 0 || i != number.size()) return std::nullopt;
+  return number.front() == '-' ? -HUGE_VAL : HUGE_VAL;
+}
+
 bool is_valid_utf8(std::string_view text, bool allow_surrogates) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   std::size_t n = text.size(), i = 0;

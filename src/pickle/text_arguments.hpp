@@ -29,6 +29,14 @@ std::optional<std::string> decode_quoted_string(std::string_view line);
 std::optional<std::string> decode_raw_unicode_escape(std::string_view text);
 // UTF-8 validity; `allow_surrogates` mirrors the 'surrogatepass' error handler used by BINUNICODE.
 bool is_valid_utf8(std::string_view text, bool allow_surrogates);
+
+// pickle.py (pickle._Unpickler, which joblib uses) parses text arguments with Python's own int() and float() on
+// the bytes: no NUL truncation, and float() takes surrounding whitespace, underscores between digits and
+// overflow to infinity, all of which _pickle.c refuses.
+std::optional<IntegerValue> parse_python_int_line(std::string_view line);      // INT: "00"/"01" bools, else int(line, 0)
+std::optional<IntegerValue> parse_python_long_line(std::string_view line);     // LONG: int(line[:-1] minus 'L', 0)
+std::optional<IntegerValue> parse_python_decimal_line(std::string_view line);  // GET / PUT: int(line[:-1])
+std::optional<double> parse_python_float_line(std::string_view line);          // FLOAT: float(line[:-1])
 bool is_ascii(std::string_view text);
 
 }  // namespace picklewall::detail

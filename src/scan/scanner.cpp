@@ -32,6 +32,7 @@ struct WorkItem {
   std::uint64_t depth;  // archives entered to reach it
   bool tensor_record;   // a torch storage record: raw tensor bytes unless it is unmistakably a pickle
   bool unpickled_by_loader = false;  // the loader unpickles this member (torch's data.pkl, constants.pkl)
+  std::optional<detail::TorchTarRecord> torch_tar_record;  // `storages` or `tensors` of a torch tar checkpoint
 };
 
 // joblib pickles name joblib.numpy_pickle.NumpyArrayWrapper before every array's raw bytes.
@@ -120,7 +121,31 @@ class FileScan {
     analyze(stream, item.bytes, (item.member.empty() ? "" : item.member + " ") + "[read as a pickle]", {});
   }
 
+  // A torch tar checkpoint's `storages` or `tensors`: every pickle torch loads from it, read as torch reads it.
+  std::string scan_torch_tar_record(const WorkItem& item) {
+    auto read = detail::read_torch_tar_record(item.bytes, *item.torch_tar_record, options_.limits, budget_,
+                                              machine_options(item, detail::GraphDetail::full));
+    if (!read.stream.pickles.empty()) {
+      detail::analyze_stream(read.stream, {policy_, options_.limits, budget_, options_.strict, &judgements_},
+                             item.member, {read.stream.pickles.size(), true}, *findings_);
+      detail::list_globals(read.stream, *globals_);
+    }
+    if (!read.problem.empty()) {
+      add("torch.tar-record-layout", Severity::suspicious, item.member, read.problem_offset,
+          "torch.load reads this record as pickles and raw bytes in turn, and here it stops being that: " +
+              read.problem + ". The rest was searched for pickles.");
+      if (read.problem_offset < item.bytes.size()) {
+        WorkItem rest = item;
+        rest.bytes = item.bytes.subspan(read.problem_offset);
+        rest.torch_tar_record.reset();
+        scan_embedded_pickles(rest);
+      }
+    }
+    return "pytorch-tar-record";
+  }
+
   std::string process_as(const WorkItem& item, ContentKind kind) {
+    if (item.torch_tar_record) return scan_torch_tar_record(item);
     if (item.member.empty() && kind != ContentKind::zip) check_zip_polyglot(item.bytes);
     if (!item.tensor_record && could_be_safetensors_length(kind) && detail::looks_like_safetensors(item.bytes)) {
       if (auto check = detail::check_safetensors(item.bytes); check.valid) return scan_safetensors_lookalike(item, kind, check);
@@ -483,7 +508,15 @@ class FileScan {
       return std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.name == name; });
     };
     const bool torch_tar = kind == ContentKind::tar && has("storages") && has("tensors") && has("pickle");
+    const std::size_t queued_before = queue_.size();
     queue_contents(item, std::move(contents.value()), "archive");
+    if (torch_tar) {
+      const std::string prefix = item.member.empty() ? "" : item.member + "/";
+      for (std::size_t i = queued_before; i < queue_.size(); ++i) {
+        if (queue_[i].member == prefix + "storages") queue_[i].torch_tar_record = detail::TorchTarRecord::storages;
+        if (queue_[i].member == prefix + "tensors") queue_[i].torch_tar_record = detail::TorchTarRecord::tensors;
+      }
+    }
     return torch_tar ? "pytorch-tar" : format;
   }
 

@@ -118,3 +118,88 @@ TEST(Decoder, LineLimitIsALimitError) {
   ASSERT_FALSE(decoder.next(in));
   EXPECT_EQ(decoder.error().code, ErrorCode::limit_exceeded);
 }
+
+namespace {
+
+// Decodes every instruction under `reading` and lists "OPCODE@offset" (and the text of string arguments).
+std::vector<std::string> decode_all(const std::string& data, Reading reading, Decoder** keep = nullptr) {
+  static std::deque<std::string> inputs;
+  static std::deque<Decoder> decoders;
+  Decoder& decoder = decoders.emplace_back(test::bytes_of(inputs.emplace_back(data)), 0, 1'000'000, reading);
+  if (keep != nullptr) *keep = &decoder;
+  std::vector<std::string> out;
+  Instruction in;
+  while (decoder.next(in)) {
+    out.push_back(std::string(opcode_info(static_cast<std::uint8_t>(in.opcode)).name) + "@" +
+                  std::to_string(in.offset) + (in.text.empty() ? "" : ":" + std::string(in.text)));
+    if (in.opcode == Opcode::STOP) return out;
+  }
+  out.push_back("error: " + decoder.error().message);
+  return out;
+}
+
+// PROTO 4, FRAME of `frame`, then `after`.
+std::string framed(const std::string& frame, const std::string& after) {
+  return "\x80\x04\x95"s + test::u64(frame.size()) + frame + after;
+}
+
+}  // namespace
+
+TEST(DecoderReadings, FileReadingDropsTheFrameRestAnInstructionCannotUse) {
+  // SHORT_BINUNICODE of 5 bytes with only "ab" left in the frame: _pickle.c without peek drops "ab" and takes
+  // the next 5 bytes of the file; pickle.loads takes "ab" and 3 more.
+  const std::string data = framed("\x8c\x05" "ab", "xyzC\x02" "0.N.");
+  Decoder* memory = nullptr;
+  Decoder* file = nullptr;
+  auto in_memory = decode_all(data, Reading::memory, &memory);
+  auto from_file = decode_all(data, Reading::file, &file);
+  EXPECT_EQ(in_memory, (std::vector<std::string>{"PROTO@0", "FRAME@2", "SHORT_BINUNICODE@11:abxyz",
+                                                 "SHORT_BINBYTES@18:0.", "NONE@22", "STOP@23"}));
+  EXPECT_EQ(from_file, (std::vector<std::string>{"PROTO@0", "FRAME@2", "SHORT_BINUNICODE@11:xyzC\x02", "POP@20",
+                                                 "STOP@21"}));
+  EXPECT_TRUE(memory->file_may_differ());
+  EXPECT_EQ(file->dropped_bytes(), 2u);
+  EXPECT_EQ(file->first_drop_offset(), 13u);
+  // pickle.py refuses an instruction that crosses its frame's end.
+  auto python = decode_all(data, Reading::python);
+  EXPECT_NE(python.back().find("pickle exhausted before end of frame"), std::string::npos);
+}
+
+TEST(DecoderReadings, FileReadingKeepsBytesPayloadsWhole) {
+  // BINBYTES payloads are read with readinto: the frame's rest and then the file, nothing dropped.
+  const std::string data = framed("C\x04" "ab", "cdN.");
+  Decoder* file = nullptr;
+  EXPECT_EQ(decode_all(data, Reading::file, &file), decode_all(data, Reading::memory));
+  EXPECT_EQ(file->dropped_bytes(), 0u);
+}
+
+TEST(DecoderReadings, FileReadingLinesComeFromTheFileWhenTheFrameEndsMidLine) {
+  const std::string data = framed("cbu", "iltins\nlen\n.");
+  auto memory = decode_all(data, Reading::memory);
+  auto file = decode_all(data, Reading::file);
+  EXPECT_EQ(memory[2], "GLOBAL@11:builtins");
+  EXPECT_EQ(file[2], "GLOBAL@11:iltins");
+}
+
+TEST(DecoderReadings, PythonReadingTakesFloatTextAndShortFramesCRefuses) {
+  Decoder* memory = nullptr;
+  auto c = decode_all("F 1.5\nN."s, Reading::memory, &memory);
+  EXPECT_NE(c.back().find("FLOAT"), std::string::npos);
+  EXPECT_TRUE(memory->python_may_differ());
+  EXPECT_EQ(decode_all("F 1.5\nN."s, Reading::python), (std::vector<std::string>{"FLOAT@0", "NONE@6", "STOP@7"}));
+  EXPECT_EQ(decode_all("F1_0.5 \nN."s, Reading::python).size(), 3u);
+  EXPECT_EQ(decode_all("F1e999\nN."s, Reading::python).size(), 3u);
+  EXPECT_NE(decode_all("F1__0\nN."s, Reading::python).back().find("error"), std::string::npos);
+  // A FRAME declared longer than the data: _pickle.c refuses it, pickle.py reads what there is.
+  const std::string short_frame = "\x80\x04\x95"s + test::u64(1000) + "N.";
+  EXPECT_NE(decode_all(short_frame, Reading::memory).back().find("FRAME"), std::string::npos);
+  EXPECT_EQ(decode_all(short_frame, Reading::python).back(), "STOP@12");
+}
+
+TEST(DecoderReadings, PythonNumbersAreIntNotStrtol) {
+  // _pickle.c's strtol takes "010" as octal 8 and stops at a NUL; Python's int() refuses both.
+  EXPECT_EQ(decode_all("I010\nN."s, Reading::memory).size(), 3u);
+  EXPECT_NE(decode_all("I010\nN."s, Reading::python).back().find("error"), std::string::npos);
+  EXPECT_NE(decode_all("I1\0x\nN."s, Reading::python).back().find("error"), std::string::npos);
+  EXPECT_EQ(decode_all("I 1_0 \nN."s, Reading::python).size(), 3u);
+}
