@@ -35,12 +35,59 @@ struct WorkItem {
   std::optional<detail::TorchTarRecord> torch_tar_record;  // `storages` or `tensors` of a torch tar checkpoint
 };
 
+// joblib up to 0.9 wrote each array to a file beside the pickle, named by an NDArrayWrapper's `filename`;
+// joblib.load reads it with numpy.load(allow_pickle=True) at os.path.join(the pickle's folder, filename).
+bool is_old_joblib_wrapper(const detail::GlobalRef& ref) {
+  return (ref.name == "NDArrayWrapper" || ref.name == "ZNDArrayWrapper") &&
+         (ref.module == "joblib.numpy_pickle" || ref.module == "joblib.numpy_pickle_compat" ||
+          ref.module == "sklearn.externals.joblib.numpy_pickle");
+}
+
+// The `filename` of every old joblib wrapper BUILD (built by NEWOBJ or by copyreg._reconstructor(cls, ...)).
+std::vector<std::pair<std::string, std::uint64_t>> old_joblib_array_files(const detail::ObjectGraph& graph) {
+  using namespace detail;
+  std::vector<std::pair<std::string, std::uint64_t>> files;
+  for (const Effect& effect : graph.effects()) {
+    if (effect.kind != EffectKind::build || !effect.target.is_node()) continue;
+    const Node& target = graph.node(effect.target.node);
+    if (target.kind != NodeKind::call) continue;
+    const CallRecord& call = graph.call(target.index);
+    const GlobalRef* cls = graph.as_global(call.callee);
+    if (cls != nullptr && cls->module == "copyreg" && cls->name == "_reconstructor" && call.args.is_node() &&
+        graph.node(call.args.node).kind == NodeKind::tuple) {
+      const auto& args = graph.children(graph.node(call.args.node).index);
+      cls = args.empty() ? nullptr : graph.as_global(args[0]);
+    }
+    if (cls == nullptr || !is_old_joblib_wrapper(*cls)) continue;
+    if (!effect.argument.is_node() || graph.node(effect.argument.node).kind != NodeKind::dict) {
+      files.emplace_back(std::string("<state that is not a dict>"), effect.offset);
+      continue;
+    }
+    const auto& pairs = graph.children(graph.node(effect.argument.node).index);
+    std::optional<std::string> filename;
+    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2)
+      if (graph.text_of(pairs[i]) == std::optional<std::string_view>("filename")) {
+        auto text = graph.text_of(pairs[i + 1]);
+        filename = text ? std::string(*text) : std::string("<not a string>");
+      }
+    files.emplace_back(filename.value_or("<no filename>"), effect.offset);
+  }
+  return files;
+}
+
+// A name joblib joins to the pickle's folder that stays in it: no separator, not absolute, not "." or "..".
+bool is_plain_sibling_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find_first_of("/\\:") == std::string_view::npos &&
+         name.front() != '<';
+}
+
 // joblib pickles name joblib.numpy_pickle.NumpyArrayWrapper before every array's raw bytes.
 bool names_joblib_wrapper(const detail::PickleStream& stream) {
   for (const auto& program : stream.pickles)
     for (std::size_t i = 0; i < program.graph.global_count(); ++i) {
       const auto& ref = program.graph.global(i);
       if (ref.module == "joblib.numpy_pickle" && ref.name == "NumpyArrayWrapper") return true;
+      if (is_old_joblib_wrapper(ref)) return true;
     }
   return false;
 }
@@ -319,8 +366,20 @@ class FileScan {
   std::string scan_joblib(const WorkItem& item) {
     // Full graph: the wrapper's BUILD state says how many raw array bytes follow it in the stream.
     const detail::MachineOptions options = machine_options(item, detail::GraphDetail::full, true);
-    analyze(detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 0, options), item.bytes,
-            item.member, {}, true);
+    const auto stream = detail::read_pickle_stream(item.bytes, 0, options_.limits, budget_, 0, options);
+    analyze(stream, item.bytes, item.member, {}, true);
+    for (const auto& program : stream.pickles)
+      for (const auto& [filename, offset] : old_joblib_array_files(program.graph)) {
+        if (is_plain_sibling_name(filename)) {
+          add("joblib.external-array", Severity::info, item.member, offset,
+              "an array is kept in '" + filename + "' beside this file (joblib 0.9 and older); joblib.load reads it "
+              "with numpy.load(allow_pickle=True), so scan that file too");
+        } else {
+          add("joblib.external-array-path", Severity::suspicious, item.member, offset,
+              "joblib.load reads an array from '" + filename + "' with numpy.load(allow_pickle=True), and that name "
+              "does not stay in this file's folder: the load would read, and unpickle, whatever file is there");
+        }
+      }
     return "joblib";
   }
 

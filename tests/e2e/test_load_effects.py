@@ -61,3 +61,34 @@ def test_newline_after_stop_is_not_trailing_data(tmp_path):
     assert report["verdict"] == "safe", report
     report = _scan(tmp_path, "two_newlines.pkl", pickle.dumps([1, 2.5, "x"], protocol=2) + b"\n\n")
     assert any(f["rule"] == "structure.trailing-bytes" for f in report["findings"]), report
+
+
+def test_numpy_before_1_0_array_name_is_data(tmp_path):
+    """numpy before 1.0 wrote numpy.core._internal._reconstruct; numpy still ships it so those pickles load."""
+    import numpy as np
+    data = pickle.dumps(np.arange(4.0), protocol=2)
+    renamed = data.replace(b"cnumpy._core.multiarray\n_reconstruct\n", b"cnumpy.core._internal\n_reconstruct\n")
+    assert renamed != data
+    assert pickle.loads(renamed).tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert _scan(tmp_path, "old_numpy.pkl", renamed)["verdict"] == "safe"
+
+
+def test_joblib_0_9_external_arrays_are_data_when_they_stay_beside_the_file(tmp_path):
+    """joblib up to 0.9 kept each array in its own .npy beside the pickle (NDArrayWrapper); joblib.load still
+    reads them. A name that leaves the folder makes joblib unpickle whatever file is there."""
+    import joblib
+    import numpy as np
+    from joblib.numpy_pickle_compat import NDArrayWrapper
+    np.save(tmp_path / "old.pkl_01.npy", np.arange(3.0))
+    data = pickle.dumps({"coef": NDArrayWrapper("old.pkl_01.npy", np.ndarray)}, protocol=2)
+    data = data.replace(b"joblib.numpy_pickle_compat", b"joblib.numpy_pickle")  # the name joblib 0.9 wrote
+    (tmp_path / "old.pkl").write_bytes(data)
+    assert joblib.load(tmp_path / "old.pkl")["coef"].tolist() == [0.0, 1.0, 2.0]
+    report = run_scan("--no-hash", tmp_path / "old.pkl").by_path()[str(tmp_path / "old.pkl")]
+    assert report["verdict"] == "safe", report
+    assert "joblib.external-array" in {f["rule"] for f in report["findings"]}, report
+
+    outside = pickle.dumps({"coef": NDArrayWrapper("../elsewhere/x.npy", np.ndarray)}, protocol=2)
+    report = _scan(tmp_path, "escape.pkl", outside)
+    assert report["verdict"] == "suspicious", report
+    assert "joblib.external-array-path" in {f["rule"] for f in report["findings"]}, report
