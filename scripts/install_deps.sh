@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 debian_packages=(g++ cmake ninja-build pkg-config libssl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
-                 libtomlplusplus-dev libgtest-dev libarchive-dev libsqlite3-dev libseccomp-dev python3 python3-pip
+                 libtomlplusplus-dev libgtest-dev libarchive-dev libbz2-dev liblzma-dev libsqlite3-dev libseccomp-dev python3 python3-pip
                  clang libclang-rt-14-dev p7zip-full zip tar gzip bzip2 xz-utils zstd lz4
                  strace valgrind lrzip lzop lzip ncompress sharutils cpio binutils genisoimage)
 missing=()

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include "io/bounded_inflate.hpp"
+#include "io/bounded_unzip.hpp"
 #include "io/checked.hpp"
 #include "io/page_release.hpp"
 
@@ -204,11 +205,15 @@ Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_
   auto compressed = checked_subspan(bytes, entry.data_offset, entry.compressed_size);
   if (!compressed) return malformed("member data lies outside the file");
   if (entry.method == 0) return *compressed;
-  if (entry.method != 8)
+  // Python's zipfile (numpy.load of an .npz, and any tool built on it) reads deflate, bzip2 and LZMA members.
+  if (entry.method != 8 && entry.method != 12 && entry.method != 14)
     return Error{ErrorCode::unsupported, "compression method " + std::to_string(entry.method) + " is not supported"};
 
   const std::uint64_t cap = decompression_cap(compressed->size(), limits);
-  switch (inflate_bounded(*compressed, true, cap, storage, budget)) {
+  const InflateStatus status = entry.method == 8    ? inflate_bounded(*compressed, true, cap, storage, budget)
+                               : entry.method == 12 ? bunzip_bounded(*compressed, cap, storage, budget)
+                                                    : unlzma_zip_bounded(*compressed, cap, storage, budget);
+  switch (status) {
     case InflateStatus::complete:
       return std::span<const std::uint8_t>(storage.data(), storage.size());
     case InflateStatus::over_budget:
@@ -217,11 +222,11 @@ Result<std::span<const std::uint8_t>> read_zip_entry(std::span<const std::uint8_
     case InflateStatus::out_of_time:
       return Error{ErrorCode::limit_exceeded, "member takes longer to inflate than the time budget allows"};
     case InflateStatus::truncated:
-      return malformed("deflate data is truncated");
+      return malformed("compressed data is truncated");
     case InflateStatus::corrupt:
       break;
   }
-  return malformed("deflate data is corrupt");
+  return malformed("compressed data is corrupt");
 }
 
 bool zip_crc_matches(const ZipEntry& entry, std::span<const std::uint8_t> data) {

@@ -61,3 +61,37 @@ def test_password_protected_archives_are_never_safe(tmp_path):
     assert "zip.encrypted-flag" in zip_rules and report[str(tmp_path / "locked.zip")]["verdict"] != "safe"
     seven = report[str(tmp_path / "locked.7z")]
     assert seven["verdict"] != "safe", seven
+
+
+@pytest.mark.parametrize("method", ["ZIP_LZMA", "ZIP_BZIP2"])
+def test_npz_members_compressed_the_other_ways_zipfile_reads_are_scanned(tmp_path, method):
+    """numpy.load reads an .npz through zipfile, which inflates bzip2 and LZMA members as well as deflate."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    import numpy as np
+    marker = tmp_path / "marker"
+    command = f"touch {marker}".encode()
+    array = io.BytesIO()
+    np.save(array, np.array([None, 1], dtype=object), allow_pickle=True)
+    header = array.getvalue()[:array.getvalue().index(b"\n") + 1]  # an object-dtype header, then the pickle
+    evil = header + b"\x80\x02cposix\nsystem\nX" + len(command).to_bytes(4, "little") + command + b"\x85R."
+    benign = io.BytesIO()
+    np.save(benign, np.arange(4.0))
+    path = tmp_path / "model.npz"
+    with zipfile.ZipFile(path, "w", compression=getattr(zipfile, method)) as archive:
+        archive.writestr("weights.npy", benign.getvalue())
+        archive.writestr("evil.npy", evil)
+    subprocess.run([sys.executable, "-c", "import numpy, sys; numpy.load(sys.argv[1], allow_pickle=True)['evil']",
+                    str(path)], capture_output=True, timeout=120)
+    assert marker.exists(), "numpy.load must run the member's pickle"
+    report = run_scan("--no-hash", path).by_path()[str(path)]
+    assert report["verdict"] == "malicious", report
+    assert any(f["symbol"] == "posix.system" and f["member"] == "evil.npy" for f in report["findings"]), report
+
+    with zipfile.ZipFile(tmp_path / "clean.npz", "w", compression=getattr(zipfile, method)) as archive:
+        archive.writestr("weights.npy", benign.getvalue())
+    assert np.load(tmp_path / "clean.npz")["weights"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert run_scan("--no-hash", tmp_path / "clean.npz").by_path()[str(tmp_path / "clean.npz")]["verdict"] == "safe"
