@@ -541,33 +541,60 @@ def missing_imports(source):
     return None
 
 
+def _cache_path(path):
+    st = path.stat()
+    key = hashlib.sha1(f"{GENERATOR_VERSION}|{sys.version}|{path}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return CACHE_DIR / (key.hexdigest() + ".json")
+
+
+def _summarise(job):
+    """One file's extract, through the per-file cache: (summary, parsed?)."""
+    path, module, is_package = job
+    cached = _cache_path(path)
+    if cached.exists():
+        return json.loads(cached.read_bytes()), False
+    source = path.read_bytes()
+    missing = missing_imports(source)
+    if missing:
+        summary = {"skipped": missing}
+    else:
+        try:
+            summary = extract(path, module, is_package)
+        except (SyntaxError, ValueError, RecursionError) as error:
+            summary = {"skipped": "unparsable: " + type(error).__name__}
+    tmp = cached.with_suffix(".tmp%d" % os.getpid())
+    tmp.write_text(json.dumps(summary, separators=(",", ":")))
+    tmp.replace(cached)
+    return summary, True
+
+
 def summaries(names, stats):
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     files = list(stdlib_files())
     for name in names:
         files.extend(library_files(name))
+    # Parsing is per file and independent: forked children, one per core, fill the per-file cache, and this
+    # process then reads every file's extract from it in the files' order, so the catalogue cannot depend on
+    # which child finished first (a child that fails leaves its files to be parsed here).
+    workers = int(os.environ.get("PICKLEWALL_SINK_WORKERS", "0")) or (os.cpu_count() or 1)
+    uncached = {job[0] for job in files if not _cache_path(job[0]).exists()}
+    todo = [job for job in files if job[0] in uncached]
+    children = []
+    for worker in range(workers if workers > 1 and len(todo) > 64 else 0):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for job in todo[worker::workers]:
+                    _summarise(job)
+            finally:
+                os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+    results = [_summarise(job) for job in files]
     out = []
-    for path, module, is_package in files:
-        st = path.stat()
-        key = hashlib.sha1(f"{GENERATOR_VERSION}|{sys.version}|{path}|{st.st_size}|{st.st_mtime_ns}".encode())
-        cached = CACHE_DIR / (key.hexdigest() + ".json")
-        if cached.exists():
-            summary = json.loads(cached.read_bytes())
-            stats["cached"] += 1
-        else:
-            source = path.read_bytes()
-            missing = missing_imports(source)
-            if missing:
-                summary = {"skipped": missing}
-            else:
-                try:
-                    summary = extract(path, module, is_package)
-                except (SyntaxError, ValueError, RecursionError) as error:
-                    summary = {"skipped": "unparsable: " + type(error).__name__}
-            stats["parsed"] += 1
-            tmp = cached.with_suffix(".tmp%d" % os.getpid())
-            tmp.write_text(json.dumps(summary, separators=(",", ":")))
-            tmp.replace(cached)
+    for (path, module, is_package), (summary, parsed) in zip(files, results):
+        stats["parsed" if parsed or path in uncached else "cached"] += 1
         if "skipped" in summary:
             stats["skipped"] += 1
             stats["skip_reasons"][summary["skipped"]] = stats["skip_reasons"].get(summary["skipped"], 0) + 1

@@ -2,7 +2,9 @@
 live attacks each one caught and how many benign files it flagged.
 
 The corpora are made here by the test fixtures' real writers (nothing downloaded):
-- attacks: every fixture in tests/fixtures/attacks.py and advisories.py (each proven live by the test suite);
+- attacks: every fixture in tests/fixtures/attacks.py, advisories.py and mechanisms.py, the hidden .npy headers
+  of npy_headers.py, the reading divergences of readings.py and the torch tar payload of torch_tar.py (each
+  proven live by the test suite);
 - benign data: torch state dicts and checkpoints (every dtype, views, optimizer state), transformers models in
   nine architectures, numpy .npy/.npz, joblib with every compressor, plain pickles of protocols 0-5;
 - benign code: estimators, whole torch modules, transformers models pickled whole, pandas, SciPy (not data:
@@ -19,7 +21,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fixtures import advisories, attacks, benign, code_bearing, containers  # noqa: E402
+from fixtures import advisories, attacks, benign, code_bearing, containers, mechanisms, npy_headers  # noqa: E402
+from fixtures import torch_tar  # noqa: E402
+
+try:
+    from fixtures import readings  # noqa: E402
+except ImportError:  # older checkouts
+    readings = None
 
 OUT = ROOT / "bench" / "out" / "compare"
 PEERS_PYTHON = ROOT / "bench" / "out" / "peers" / "bin" / "python"
@@ -36,11 +44,24 @@ def build_corpora():
     markers = OUT / "markers"
     markers.mkdir()
     live = []
-    for attack in attacks.ATTACKS + advisories.ADVISORY_ATTACKS:
+    for attack in attacks.ATTACKS + advisories.ADVISORY_ATTACKS + mechanisms.MECHANISM_ATTACKS:
         path = folders["attacks"] / f"{attack.name}{attack.suffix}"
         path.write_bytes(attack.build(str(markers / attack.name)))
         if not attack.not_live_because:
             live.append(path)
+    for header in npy_headers.HIDDEN_HEADERS:
+        if header.name in npy_headers.REFUSED:
+            continue
+        path = folders["attacks"] / f"npy_header_{header.name}.npy"
+        path.write_bytes(header.build(str(markers / header.name)))
+        live.append(path)
+    tar = folders["attacks"] / "torch_tar_payload_after_first_storage.tar"
+    torch_tar.payload_after_the_first_storage(tar, markers / "torch_tar")
+    live.append(tar)
+    for fixture in getattr(readings, "READING_ATTACKS", []):
+        path = folders["attacks"] / f"reading_{fixture.name}{fixture.suffix}"
+        fixture.write(path, markers / fixture.name)
+        live.append(path)
     data = folders["benign_data"]
     benign_files = benign.write_pickles(data) + benign.write_torch(data) + benign.write_numpy_files(data)
     benign_files += list(containers.joblib_files(data / "joblib").values())
