@@ -36,8 +36,18 @@ constexpr std::uint8_t legacy_torch_magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xf
 }  // namespace
 
 bool is_legacy_torch(std::span<const std::uint8_t> bytes) {
-  return bytes.size() >= sizeof legacy_torch_magic &&
-         std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin());
+  if (bytes.size() >= sizeof legacy_torch_magic &&
+      std::equal(std::begin(legacy_torch_magic), std::end(legacy_torch_magic), bytes.begin()))
+    return true;
+  // torch.save(..., pickle_protocol=4 or 5): PROTO, a FRAME of 13 bytes, then the same LONG1 and STOP.
+  constexpr std::uint8_t framed_prefix[] = {0x95, 0x0d, 0, 0, 0, 0, 0, 0, 0};
+  constexpr std::size_t number = 2;  // LONG1 starts at legacy_torch_magic[2]
+  if (bytes.size() < 2 + sizeof framed_prefix + sizeof legacy_torch_magic - number || bytes[0] != 0x80 ||
+      (bytes[1] != 4 && bytes[1] != 5))
+    return false;
+  return std::equal(std::begin(framed_prefix), std::end(framed_prefix), bytes.begin() + 2) &&
+         std::equal(std::begin(legacy_torch_magic) + number, std::end(legacy_torch_magic),
+                    bytes.begin() + 2 + sizeof framed_prefix);
 }
 
 LegacyStorageCheck check_legacy_storages(std::span<const std::uint8_t> bytes, const PickleStream& stream) {

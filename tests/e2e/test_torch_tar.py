@@ -52,3 +52,16 @@ def test_a_record_that_stops_being_torch_layout_is_named(tmp_path):
     report = run_scan("--no-hash", path).by_path()[str(path)]
     assert report["verdict"] != "safe", report
     assert "torch.tar-record-layout" in {f["rule"] for f in report["findings"]}, report
+
+
+def test_legacy_non_zip_checkpoints_of_protocol_4_and_5_are_read_as_legacy(tmp_path):
+    """torch.save(..., _use_new_zipfile_serialization=False, pickle_protocol=4) frames the magic number pickle."""
+    import torch
+    for protocol in (2, 4, 5):
+        path = tmp_path / f"legacy_p{protocol}.pt"
+        torch.save({"w": torch.arange(6.0).reshape(2, 3)}, path, pickle_protocol=protocol,
+                   _use_new_zipfile_serialization=False)
+        assert torch.load(path, weights_only=False)["w"].sum().item() == 15.0
+        report = run_scan("--no-hash", path).by_path()[str(path)]
+        assert report["format"] == "pytorch-legacy", report
+        assert report["verdict"] == "safe", report
