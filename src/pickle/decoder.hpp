@@ -165,6 +165,10 @@ class Decoder {
   // bytes read while a frame still held instructions.
   bool file_may_differ() const { return file_may_differ_; }
   bool python_may_differ() const { return python_may_differ_; }
+  // For the machine: something it refuses that pickle.py does not (INST imports before it looks for its mark).
+  void note_python_may_differ() {
+    if (reading_ == Reading::memory) python_may_differ_ = true;
+  }
   // Under Reading::file: bytes left in a frame's buffer that an instruction's read dropped.
   std::uint64_t dropped_bytes() const { return dropped_bytes_; }
   std::uint64_t first_drop_offset() const { return first_drop_offset_; }

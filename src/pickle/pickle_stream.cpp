@@ -48,6 +48,10 @@ void add_other_readings(PickleProgram& program, std::span<const std::uint8_t> in
 }  // namespace
 
 bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_t> input) {
+  // Evidence under any reading counts: a pickle.py loader reads on where _pickle.c stops. (One level: the other
+  // readings have none of their own.)
+  for (const PickleProgram& other : program.other_readings)
+    if (looks_like_pickle(other, input)) return true;
   if (program.start + 1 < input.size() && input[program.start] == static_cast<std::uint8_t>(Opcode::PROTO) &&
       input[program.start + 1] <= 5)
     return true;
@@ -65,6 +69,8 @@ bool looks_like_pickle(const PickleProgram& program, std::span<const std::uint8_
 }
 
 bool imports_a_module(const PickleProgram& program) {
+  for (const PickleProgram& other : program.other_readings)
+    if (imports_a_module(other)) return true;
   const ObjectGraph& graph = program.graph;
   for (const Effect& effect : graph.effects()) {
     if (effect.kind != EffectKind::import_global) continue;

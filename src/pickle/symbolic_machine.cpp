@@ -583,6 +583,13 @@ class Machine {
         return push_global(*module, *name);
       }
       case Opcode::INST: {
+        if (options_.reading == Reading::python && marks_.empty()) {
+          // pickle.py's load_inst calls find_class before it pops the mark: the module is imported, then the
+          // load fails.
+          if (!push_global(in.text, in.name)) return false;
+          stack_.pop_back();
+        }
+        if (marks_.empty()) decoder_.note_python_may_differ();
         if (!pop_mark(mark)) return false;
         if (!push_global(in.text, in.name)) return false;
         // The class was pushed for bookkeeping; take it back and call it with the marked items.

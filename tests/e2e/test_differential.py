@@ -1,5 +1,7 @@
-"""Differential test against CPython itself: every global a real load resolves (recorded by CPython's own
-C unpickler with inert stubs) must be in picklewall's report for that file. Disagreements are bugs."""
+"""Differential test against CPython itself: every global a real load resolves, under any of the readings
+loaders use (recorded by CPython's own unpicklers with inert stubs: pickle.loads, _pickle.c over io.BytesIO and
+over open(), pickle.py; see fixtures/recording_unpickler.py), must be in picklewall's report for that file.
+Disagreements are bugs."""
 import json
 import os
 
@@ -26,7 +28,8 @@ def test_picklewall_reports_every_global_cpython_resolves(tmp_path):
 
 
 def test_files_where_cpython_resolves_code_are_never_safe(tmp_path):
-    """A load that would import something outside the data allowlist must not be called safe."""
+    """A load, under any reading, that would import something outside the data allowlist must not be called
+    safe."""
     items = corpus(SEED + 1, 200, 3)
     paths = write_batch(tmp_path, items)
     cpython = record_with_cpython(paths)
